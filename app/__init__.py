@@ -1,0 +1,89 @@
+"""Referloop: referrals by design."""
+
+import os
+import secrets
+
+from flask import Flask
+
+from . import config as default_config
+from .extensions import csrf, db, login_manager, migrate
+
+
+def create_app(test_config: dict | None = None, instance_path: str | None = None) -> Flask:
+    """Build the application: settings, extensions, blueprints, CLI, error pages."""
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    load_config(app, test_config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    from .security import register_security_headers
+
+    register_security_headers(app)
+    return app
+
+
+def load_config(app: Flask, test_config: dict | None) -> None:
+    """The one place that knows how settings are read (see app/config.py)."""
+    app.config.from_object(default_config)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env()
+    if test_config:
+        app.config.from_mapping(test_config)
+
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        path = os.path.join(app.instance_path, "referloop.sqlite")
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+
+    development = app.debug or app.testing
+    if not app.config.get("SECRET_KEY"):
+        if not development:
+            raise RuntimeError(
+                "SECRET_KEY is not set. Put a long random value in instance/config.py "
+                "or FLASK_SECRET_KEY (make run writes one for development)."
+            )
+        # Debug and tests only: a throwaway key, never a fixed default.
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        app.config["SESSION_COOKIE_SECURE"] = not development
+        app.config.setdefault("REMEMBER_COOKIE_SECURE", not development)
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    from .database import configure_engine
+
+    with app.app_context():
+        configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+
+
+def register_blueprints(app: Flask) -> None:
+    from .auth import bp as auth_bp
+    from .capture import bp as capture_bp
+    from .contacts import bp as contacts_bp
+    from .main import bp as main_bp
+    from .outbox import bp as outbox_bp
+    from .touchpoints import bp as touchpoints_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(contacts_bp, url_prefix="/contacts")
+    app.register_blueprint(touchpoints_bp, url_prefix="/touchpoints")
+    app.register_blueprint(outbox_bp, url_prefix="/outbox")
+    app.register_blueprint(capture_bp, url_prefix="/r")
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from .errors import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from .cli import register
+
+    register(app)

@@ -1,0 +1,64 @@
+"""Default settings.
+
+Order of precedence (lowest first): this module, ``instance/config.py``, then
+``FLASK_``-prefixed environment variables (``FLASK_MAIL_PORT=2525``; values are
+parsed as JSON when they can be), then the ``test_config`` given to ``create_app``.
+There is deliberately no default SECRET_KEY: ``make run`` writes a random one to
+``instance/config.py`` and production refuses to start without one.
+"""
+
+from datetime import timedelta
+
+# Database: SQLite in the instance folder unless configured (see create_app).
+SQLALCHEMY_DATABASE_URI = None
+SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+# Base address used in links that leave the site (emails, copied client links).
+# When unset, links made during a request use that request's host; CLI jobs fall
+# back to the development server's address.
+BASE_URL = None
+
+# Signed links: one lifetime per purpose.
+CLIENT_LINK_MAX_AGE = int(timedelta(days=30).total_seconds())
+
+# Sign-in.
+PASSWORD_HASH_METHOD = "scrypt:131072:8:1"  # noqa: S105 (a method, not a secret; OWASP N=2^17)
+LOGIN_MAX_FAILURES = 5  # wrong passwords before an account is locked for a while
+LOGIN_LOCKOUT_SECONDS = 15 * 60
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = None  # None: secure outside debug and testing
+REMEMBER_COOKIE_HTTPONLY = True
+REMEMBER_COOKIE_SAMESITE = "Lax"
+PERMANENT_SESSION_LIFETIME = timedelta(days=14)
+
+# CSRF tokens live as long as the session: a referrer may leave the form open a while.
+WTF_CSRF_TIME_LIMIT = None
+
+# Referral form.
+REFERRAL_FORM_MAX_PEOPLE = 6
+CONSENT_NOTICE_VERSION = "2026-11"
+
+# Outbox delivery over SMTP. Without MAIL_SERVER, email stays queued and can be
+# read on the Outbox page.
+MAIL_SERVER = None
+MAIL_PORT = 25
+MAIL_USE_TLS = False  # STARTTLS
+MAIL_USE_SSL = False  # implicit TLS
+MAIL_USERNAME = None
+MAIL_PASSWORD = None
+MAIL_DEFAULT_SENDER = "Referloop <no-reply@referloop.localhost>"
+MAIL_TIMEOUT = 10
+OUTBOX_MAX_ATTEMPTS = 8
+OUTBOX_RETRY_BASE_SECONDS = 30
+OUTBOX_RETRY_MAX_SECONDS = 6 * 3600
+OUTBOX_LEASE_SECONDS = 300
+OUTBOX_BATCH_SIZE = 100
+
+# Lists.
+PER_PAGE = 25
+
+# Optional htmx from a CDN (never used on client link pages).
+HTMX_CDN_URL = None
+HTMX_CDN_SRI = None

@@ -1,0 +1,69 @@
+"""Small helpers shared by the blueprints: htmx, ownership, external links."""
+
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import abort, current_app, has_request_context, render_template, request, url_for
+from flask_login import current_user
+
+from .extensions import db
+
+
+def is_htmx() -> bool:
+    """An htmx request that wants a fragment (boosted requests want whole pages)."""
+    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted")
+
+
+def render_page_or_fragment(page: str, fragment: str, status: int = 200, **context):
+    """Render the fragment for htmx and the full page otherwise, and say so in Vary."""
+    template = fragment if is_htmx() else page
+    response = current_app.make_response((render_template(template, **context), status))
+    response.vary.add("HX-Request")
+    return response
+
+
+def owned_or_404(model, ident):
+    """The current professional's row of ``model`` with this id, or 404.
+
+    Another professional's id is indistinguishable from one that does not exist.
+    """
+    try:
+        ident = int(ident)
+    except (TypeError, ValueError):
+        abort(404)
+    row = db.session.scalar(
+        sa.select(model).where(model.id == ident, model.user_id == current_user.id)
+    )
+    if row is None:
+        abort(404)
+    return row
+
+
+def external_url(endpoint: str, **values) -> str:
+    """An absolute URL for links that leave the site (emails, copied links).
+
+    BASE_URL wins when set; otherwise a request's own host; otherwise (CLI jobs)
+    the development server's address.
+    """
+    base = current_app.config.get("BASE_URL")
+    if not base and has_request_context():
+        return url_for(endpoint, _external=True, **values)
+    parts = urlsplit(base or "http://127.0.0.1:5000")
+    adapter = current_app.url_map.bind(
+        parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme
+    )
+    return adapter.build(endpoint, values, force_external=True)
+
+
+def is_safe_next(target: str | None) -> bool:
+    """Only same-site paths are followed after sign-in."""
+    if not target:
+        return False
+    parts = urlsplit(target)
+    return (
+        not parts.scheme
+        and not parts.netloc
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+    )

@@ -1,0 +1,12 @@
+"""(stub: to be built)"""
+
+from flask_login import login_required
+
+from . import bp
+
+
+@bp.route("/")
+@login_required
+def index():
+    """Stub."""
+    return "main"

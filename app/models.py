@@ -1,0 +1,446 @@
+"""Typed models and their domain methods.
+
+Every row that belongs to a professional carries ``user_id`` directly, so that
+ownership is one indexed comparison everywhere (see ``helpers.owned_or_404``).
+Times are stored in UTC; ``UTCDateTime`` hands back aware datetimes on every
+database, SQLite included.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.TypeDecorator):
+    """A timezone-aware UTC datetime on every backend."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        # SQLite has no time zones: store naive UTC so comparisons stay textual.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class ContactKind(enum.StrEnum):
+    CLIENT = "client"
+    VENDOR = "vendor"
+    SUPPLIER = "supplier"
+    COLLEAGUE = "colleague"
+    FRIEND_FAMILY = "friend_family"
+    NETWORKING = "networking"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return {"friend_family": "Friend or family"}.get(self.value, self.value.capitalize())
+
+
+class UpdatePreference(enum.StrEnum):
+    EVERY_STEP = "every_step"
+    MILESTONES = "milestones"
+    NONE = "none"
+
+    @property
+    def label(self) -> str:
+        return {
+            "every_step": "Every step",
+            "milestones": "Milestones only",
+            "none": "No updates",
+        }[self.value]
+
+
+class TouchpointState(enum.StrEnum):
+    PLANNED = "planned"
+    SENT = "sent"
+    OPENED = "opened"
+    ANSWERED = "answered"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class IntroMethod(enum.StrEnum):
+    REFERRER_INTRODUCES = "referrer_introduces"
+    MENTION_REFERRER = "mention_referrer"
+    DRAFT_FOR_REFERRER = "draft_for_referrer"
+    MEET_TOGETHER = "meet_together"
+
+    @property
+    def label(self) -> str:
+        """Words for the referrer choosing how the introduction happens."""
+        return {
+            "referrer_introduces": "I'll introduce you (email or call)",
+            "mention_referrer": "Contact them directly and mention me",
+            "draft_for_referrer": "Draft an introduction for me to send",
+            "meet_together": "Let's meet together (coffee or lunch)",
+        }[self.value]
+
+
+class ReferralStatus(enum.StrEnum):
+    NEW = "new"
+    CONTACTED = "contacted"
+    MEETING_SET = "meeting_set"
+    WON = "won"
+    NOT_A_FIT = "not_a_fit"
+    NO_RESPONSE = "no_response"
+    ON_HOLD = "on_hold"
+
+    @property
+    def label(self) -> str:
+        return {
+            "new": "New",
+            "contacted": "Contacted",
+            "meeting_set": "Meeting set",
+            "won": "Became a client",
+            "not_a_fit": "Not a fit",
+            "no_response": "No response",
+            "on_hold": "On hold",
+        }[self.value]
+
+
+class ConnectionStatus(enum.StrEnum):
+    NOT_ASKED = "not_asked"
+    YES = "yes"
+    NOT_NOW = "not_now"
+    DONT_KNOW_WELL = "dont_know_well"
+
+
+class EmailState(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+def _enum(cls: type[enum.StrEnum], length: int = 24) -> sa.Enum:
+    # Stored as plain strings (no native enum, no CHECK) so adding a value needs no
+    # table rebuild on SQLite; the Python enum is the single list of allowed values.
+    return sa.Enum(
+        cls,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        values_callable=lambda c: [m.value for m in c],
+    )
+
+
+class User(UserMixin, db.Model):
+    """A professional: owns contacts, touchpoints, referrals and emails."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(256))
+    display_name: Mapped[str] = mapped_column(sa.String(120), default="")
+    business_name: Mapped[str] = mapped_column(sa.String(160), default="")
+    # "What to say": the one line a referrer can repeat, and a forwardable blurb.
+    value_proposition: Mapped[str] = mapped_column(sa.String(280), default="")
+    blurb: Mapped[str] = mapped_column(sa.Text, default="")
+    # Defaults for the ask and the rhythm.
+    ask_count: Mapped[int] = mapped_column(default=2)
+    first_touchpoint_days: Mapped[int] = mapped_column(default=90)
+    rhythm_days: Mapped[int | None] = mapped_column(default=91)
+    # Throttling of wrong passwords for this account.
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def set_password(self, password: str) -> None:
+        method = current_app.config["PASSWORD_HASH_METHOD"]
+        self.password_hash = generate_password_hash(password, method=method)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def is_locked(self, now: datetime | None = None) -> bool:
+        return self.locked_until is not None and self.locked_until > (now or utcnow())
+
+    def record_failed_login(self) -> None:
+        """Count a wrong password; lock the account after too many in a row."""
+        self.failed_logins += 1
+        if self.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:
+            self.locked_until = utcnow() + timedelta(
+                seconds=current_app.config["LOGIN_LOCKOUT_SECONDS"]
+            )
+            self.failed_logins = 0
+
+    def record_successful_login(self) -> None:
+        self.failed_logins = 0
+        self.locked_until = None
+
+    @property
+    def name(self) -> str:
+        """How the professional is named to clients."""
+        return self.display_name or self.email.split("@", 1)[0]
+
+
+class Contact(db.Model):
+    """A referral source: a client, vendor, colleague ... of one professional."""
+
+    __table_args__ = (
+        sa.Index("ix_contact_user_name", "user_id", "name"),
+        sa.Index("ix_contact_user_created", "user_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(160))
+    email: Mapped[str] = mapped_column(sa.String(254), default="")
+    phone: Mapped[str] = mapped_column(sa.String(40), default="")
+    kind: Mapped[ContactKind] = mapped_column(_enum(ContactKind), default=ContactKind.CLIENT)
+    category: Mapped[str] = mapped_column(sa.String(120), default="")  # occupation
+    engagement_start: Mapped[date | None]
+    delivered_on: Mapped[date | None]
+    # The terms agreed at the start of the engagement.
+    terms_what_counts: Mapped[str] = mapped_column(sa.Text, default="")
+    terms_how_many: Mapped[int | None]
+    terms_in_return: Mapped[str] = mapped_column(sa.Text, default="")
+    update_preference: Mapped[UpdatePreference] = mapped_column(
+        _enum(UpdatePreference), default=UpdatePreference.EVERY_STEP
+    )
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rhythm_days: Mapped[int | None]  # None: the professional's default
+    notes: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    user: Mapped[User] = relationship()
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name.strip() else self.name
+
+    def plan_first_touchpoint(self) -> Touchpoint | None:
+        """Plan (or move) the touchpoint that follows delivery.
+
+        Called after the delivery date is set or changed. Only a touchpoint that
+        was planned from delivery and not yet sent is moved; one planned by hand
+        is left alone.
+        """
+        if self.delivered_on is None:
+            return None
+        due = self.delivered_on + timedelta(days=self.user.first_touchpoint_days)
+        existing = db.session.scalar(
+            sa.select(Touchpoint).where(
+                Touchpoint.contact_id == self.id,
+                Touchpoint.from_delivery.is_(True),
+            )
+        )
+        if existing is not None:
+            if existing.state == TouchpointState.PLANNED:
+                existing.due_on = due
+            return existing
+        touchpoint = Touchpoint(
+            user_id=self.user_id,
+            contact=self,
+            due_on=due,
+            ask_count=self.user.ask_count,
+            from_delivery=True,
+        )
+        touchpoint.message = touchpoint.default_message()
+        db.session.add(touchpoint)
+        return touchpoint
+
+
+class Connection(db.Model):
+    """Someone the professional knows that a contact knows: a named ask."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("contact.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(sa.String(160))
+    organisation: Mapped[str] = mapped_column(sa.String(160), default="")
+    how_known: Mapped[str] = mapped_column(sa.Text, default="")
+    status: Mapped[ConnectionStatus] = mapped_column(
+        _enum(ConnectionStatus), default=ConnectionStatus.NOT_ASKED
+    )
+    asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    contact: Mapped[Contact] = relationship()
+
+
+class Touchpoint(db.Model):
+    """A planned moment of value for one contact, with the ask and its link."""
+
+    __table_args__ = (
+        sa.Index("ix_touchpoint_user_state_due", "user_id", "state", "due_on"),
+        sa.Index("ix_touchpoint_contact_due", "contact_id", "due_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contact.id", ondelete="CASCADE"))
+    due_on: Mapped[date]
+    value_offered: Mapped[str] = mapped_column(sa.Text, default="")  # what was delivered
+    message: Mapped[str] = mapped_column(sa.Text, default="")
+    ask_count: Mapped[int] = mapped_column(default=2)
+    state: Mapped[TouchpointState] = mapped_column(
+        _enum(TouchpointState), default=TouchpointState.PLANNED
+    )
+    from_delivery: Mapped[bool] = mapped_column(default=False)
+    auto_send: Mapped[bool] = mapped_column(default=False)
+    # Revocation: a link carries the version it was signed with; bumping the
+    # version (or clearing link_active) kills every older link at once.
+    link_version: Mapped[int] = mapped_column(default=1)
+    link_active: Mapped[bool] = mapped_column(default=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    fresh_link_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship()
+    contact: Mapped[Contact] = relationship()
+
+    def default_message(self) -> str:
+        """The pre-filled message: the value delivered, then the explicit ask."""
+        contact, user = self.contact, self.user
+        value = self.value_offered.strip() or "[what you did for them since we last spoke]"
+        count = self.ask_count or user.ask_count
+        return (
+            f"Hi {contact.first_name},\n\n"
+            f"{value}\n\n"
+            "My practice grows through introductions from people I've worked with. "
+            f"Who are the {count} people you've already talked to about working with me? "
+            "The link below takes a minute and lets you tell me how you'd like the "
+            "introduction to happen.\n\n"
+            f"Thank you,\n{user.name}"
+        )
+
+    def revoke_link(self) -> None:
+        """Kill every link issued so far; no link works until one is reissued."""
+        self.link_version += 1
+        self.link_active = False
+
+    def reissue_link(self) -> None:
+        """Kill every earlier link and make a new one valid."""
+        if self.link_active:
+            self.link_version += 1
+        self.link_active = True
+
+    def mark_sent(self, when: datetime | None = None) -> None:
+        if self.state == TouchpointState.PLANNED:
+            self.state = TouchpointState.SENT
+        self.sent_at = self.sent_at or when or utcnow()
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.state == TouchpointState.PLANNED and self.due_on < date.today()
+
+
+class Referral(db.Model):
+    """A person a referrer named, and where they stand in the pipeline."""
+
+    __table_args__ = (
+        # Idempotency: replaying one submission can never add its people twice.
+        sa.UniqueConstraint("submission_key", "position"),
+        sa.Index("ix_referral_user_status_created", "user_id", "status", "created_at"),
+        sa.Index("ix_referral_user_created", "user_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("contact.id", ondelete="CASCADE"), index=True
+    )
+    touchpoint_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("touchpoint.id", ondelete="SET NULL"), index=True
+    )
+    connection_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("connection.id", ondelete="SET NULL")
+    )
+    submission_key: Mapped[str | None] = mapped_column(sa.String(64))
+    position: Mapped[int] = mapped_column(default=0)
+    name: Mapped[str] = mapped_column(sa.String(160))
+    email: Mapped[str] = mapped_column(sa.String(254), default="")
+    phone: Mapped[str] = mapped_column(sa.String(40), default="")
+    how_known: Mapped[str] = mapped_column(sa.Text, default="")
+    need: Mapped[str] = mapped_column(sa.Text, default="")
+    intro_method: Mapped[IntroMethod] = mapped_column(
+        _enum(IntroMethod), default=IntroMethod.MENTION_REFERRER
+    )
+    # The referrer's statement that the person is happy to be contacted.
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consent_notice_version: Mapped[str] = mapped_column(sa.String(20), default="")
+    status: Mapped[ReferralStatus] = mapped_column(
+        _enum(ReferralStatus), default=ReferralStatus.NEW
+    )
+    value_won: Mapped[Decimal | None] = mapped_column(sa.Numeric(12, 2))
+    last_step_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    contact: Mapped[Contact] = relationship()
+    touchpoint: Mapped[Touchpoint | None] = relationship()
+
+
+class ReferralEvent(db.Model):
+    """One step in a referral's history, and what (if anything) the referrer was told."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("referral.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(20))  # created, status, note, thanks
+    from_status: Mapped[ReferralStatus | None] = mapped_column(_enum(ReferralStatus))
+    to_status: Mapped[ReferralStatus | None] = mapped_column(_enum(ReferralStatus))
+    note: Mapped[str] = mapped_column(sa.Text, default="")  # private to the professional
+    referrer_message: Mapped[str] = mapped_column(sa.Text, default="")  # words fit for them
+    referrer_told_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    author: Mapped[str] = mapped_column(sa.String(160))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OutboundEmail(db.Model):
+    """The outbox: every email is a row first, delivered later by ``outbox deliver``."""
+
+    __table_args__ = (
+        sa.Index("ix_outbound_email_state_next", "state", "next_attempt_at"),
+        sa.Index("ix_outbound_email_user_created", "user_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("contact.id", ondelete="SET NULL")
+    )
+    template: Mapped[str] = mapped_column(sa.String(60))
+    to_name: Mapped[str] = mapped_column(sa.String(160), default="")
+    to_email: Mapped[str] = mapped_column(sa.String(254))
+    reply_to: Mapped[str] = mapped_column(sa.String(254), default="")
+    subject: Mapped[str] = mapped_column(sa.String(255))
+    body_text: Mapped[str] = mapped_column(sa.Text)
+    body_html: Mapped[str] = mapped_column(sa.Text, default="")
+    message_id: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    state: Mapped[EmailState] = mapped_column(_enum(EmailState), default=EmailState.QUEUED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(sa.Text, default="")
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

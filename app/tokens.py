@@ -1,0 +1,88 @@
+"""Every signed link Referloop makes or reads.
+
+A link's payload holds ids and a version, never names or emails. Each purpose has
+its own salt (a token for one purpose is worthless for another) and its own
+lifetime. Keys are tried newest first but given oldest to newest
+(``[*SECRET_KEY_FALLBACKS, SECRET_KEY]``), which is what itsdangerous expects:
+the last key signs, all of them verify, so a key can be rotated without
+breaking links already sent.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from .extensions import db
+from .helpers import external_url
+from .models import Touchpoint
+
+CLIENT_LINK_SALT = "referloop.client-link.v1"
+
+
+class LinkState(enum.Enum):
+    VALID = "valid"
+    EXPIRED = "expired"
+    REPLACED = "replaced"  # revoked or reissued since this link was made
+    INVALID = "invalid"  # tampered, unknown, or for a touchpoint that is gone
+
+
+@dataclass(frozen=True)
+class ClientLink:
+    state: LinkState
+    touchpoint: Touchpoint | None = None
+
+
+def _serializer(salt: str) -> URLSafeTimedSerializer:
+    config = current_app.config
+    keys = [*config.get("SECRET_KEY_FALLBACKS", []), config["SECRET_KEY"]]
+    return URLSafeTimedSerializer(keys, salt=salt)
+
+
+def client_link_token(touchpoint: Touchpoint) -> str:
+    """The token of the touchpoint's current link."""
+    payload = {"t": touchpoint.id, "v": touchpoint.link_version}
+    return _serializer(CLIENT_LINK_SALT).dumps(payload)
+
+
+def client_link_url(touchpoint: Touchpoint) -> str:
+    """The absolute address of the touchpoint's current link, for emails and copying."""
+    return external_url("capture.form", token=client_link_token(touchpoint))
+
+
+def read_client_link(token: str) -> ClientLink:
+    """Verify a client link and say what state it is in.
+
+    Reading never changes anything: mail scanners open links too.
+    """
+    serializer = _serializer(CLIENT_LINK_SALT)
+    max_age = current_app.config["CLIENT_LINK_MAX_AGE"]
+    expired = False
+    try:
+        payload = serializer.loads(token, max_age=max_age)
+    except SignatureExpired as exc:
+        # The signature is genuine, only old: we may still say whose link it was.
+        expired = True
+        try:
+            payload = serializer.load_payload(exc.payload)
+        except BadSignature:
+            return ClientLink(LinkState.INVALID)
+    except BadSignature:
+        return ClientLink(LinkState.INVALID)
+
+    if not isinstance(payload, dict):
+        return ClientLink(LinkState.INVALID)
+    touchpoint_id, version = payload.get("t"), payload.get("v")
+    if not isinstance(touchpoint_id, int) or not isinstance(version, int):
+        return ClientLink(LinkState.INVALID)
+    touchpoint = db.session.get(Touchpoint, touchpoint_id)
+    if touchpoint is None or version > touchpoint.link_version:
+        return ClientLink(LinkState.INVALID)
+    if version < touchpoint.link_version or not touchpoint.link_active:
+        return ClientLink(LinkState.REPLACED, touchpoint)
+    if expired:
+        return ClientLink(LinkState.EXPIRED, touchpoint)
+    return ClientLink(LinkState.VALID, touchpoint)

@@ -1,0 +1,30 @@
+"""The app factory, settings and the security headers every page carries."""
+
+import pytest
+
+from app import create_app
+
+
+def test_production_refuses_to_start_without_a_secret_key(monkeypatch, tmp_path):
+    monkeypatch.delenv("FLASK_SECRET_KEY", raising=False)
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite"}, str(tmp_path))
+
+
+def test_environment_overrides_settings(monkeypatch, database_url, tmp_path):
+    (tmp_path / "config.py").write_text("MAIL_PORT = 1025\nMAIL_SERVER = 'mail.test'\n")
+    monkeypatch.setenv("FLASK_MAIL_PORT", "2525")
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url}, str(tmp_path))
+    assert app.config["MAIL_SERVER"] == "mail.test"  # instance/config.py over defaults
+    assert app.config["MAIL_PORT"] == 2525
+
+
+def test_every_page_carries_security_headers(client):
+    response = client.get("/login")
+    csp = response.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["Cache-Control"] == "no-store"

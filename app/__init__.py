@@ -17,6 +17,9 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
+    from .templating import register as register_template_helpers
+
+    register_template_helpers(app)
     from .security import register_security_headers
 
     register_security_headers(app)

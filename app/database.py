@@ -41,3 +41,16 @@ def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE" if wants_write_lock() else "BEGIN")
+
+
+def render_migration_item(type_, obj, autogen_context):
+    """Write our UTCDateTime as a plain timezone-aware DateTime in migrations.
+
+    The conversion to and from UTC is Python-side; the column is an ordinary
+    timestamp, and migrations should not import application code.
+    """
+    from .models import UTCDateTime
+
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False

@@ -1,0 +1,71 @@
+"""The schema as the migrations build it: the path production takes."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import downgrade, upgrade
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from app.extensions import db
+from app.models import User
+from tests.conftest import DATABASE_URL, base_config
+
+
+@pytest.fixture
+def empty_database_url(tmp_path):
+    """A database with nothing in it: a new SQLite file, or a new PostgreSQL database."""
+    if not DATABASE_URL or not DATABASE_URL.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path / 'migrations.sqlite'}"
+        return
+    name = f"referloop_migrations_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(
+        make_url(DATABASE_URL).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield make_url(DATABASE_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def test_migrations_upgrade_downgrade_upgrade_on_a_populated_database(
+    empty_database_url, tmp_path
+):
+    from tests.factories import make_contact, make_referral, make_touchpoint, make_user
+
+    app = create_app(base_config(empty_database_url), str(tmp_path))
+    with app.app_context():
+        upgrade()
+        user = make_user()
+        contact = make_contact(user, name="Ada Lovelace")
+        make_referral(contact, make_touchpoint(contact))
+
+        downgrade(revision="base")
+        tables = sa.inspect(db.engine).get_table_names()
+        assert set(tables) <= {"alembic_version"}
+
+        upgrade()
+        make_user(email="again@example.com")
+        users = db.session.scalar(sa.select(sa.func.count()).select_from(User))
+        assert users == 1
+        db.engine.dispose()
+
+
+def test_migrations_match_the_models(empty_database_url, tmp_path):
+    """A model change without its migration fails here, not in production."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    app = create_app(base_config(empty_database_url), str(tmp_path))
+    with app.app_context():
+        upgrade()
+        with db.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": False})
+            differences = compare_metadata(context, db.metadata)
+        db.engine.dispose()
+    assert differences == []

@@ -58,7 +58,3 @@ OUTBOX_BATCH_SIZE = 100
 
 # Lists.
 PER_PAGE = 25
-
-# Optional htmx from a CDN (never used on client link pages).
-HTMX_CDN_URL = None
-HTMX_CDN_SRI = None

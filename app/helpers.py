@@ -10,8 +10,17 @@ from .extensions import db
 
 
 def is_htmx() -> bool:
-    """An htmx request that wants a fragment (boosted requests want whole pages)."""
-    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted")
+    """An htmx request that wants a fragment.
+
+    Boosted requests want whole pages, and so does htmx restoring a page from
+    history (it sends HX-Request too, then swaps the answer into <body>).
+    """
+    headers = request.headers
+    return (
+        headers.get("HX-Request") == "true"
+        and not headers.get("HX-Boosted")
+        and not headers.get("HX-History-Restore-Request")
+    )
 
 
 def render_page_or_fragment(page: str, fragment: str, status: int = 200, **context):

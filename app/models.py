@@ -255,9 +255,11 @@ class Contact(db.Model):
             return existing
         touchpoint = Touchpoint(
             user_id=self.user_id,
+            user=self.user,  # default_message() reads both before the row is flushed
             contact=self,
             due_on=due,
             ask_count=self.user.ask_count,
+            value_offered="",
             from_delivery=True,
         )
         touchpoint.message = touchpoint.default_message()

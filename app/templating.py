@@ -1,6 +1,15 @@
 """Template filters shared by pages and emails."""
 
+from datetime import date
+
 from markupsafe import Markup, escape
+
+
+def day(value: date | None) -> str:
+    """A date as people write it: 21 Feb 2027 (no leading zero, any platform)."""
+    if value is None:
+        return ""
+    return f"{value.day} {value.strftime('%b %Y')}"
 
 
 def paragraphs(text: str | None) -> Markup:
@@ -17,3 +26,4 @@ def paragraphs(text: str | None) -> Markup:
 
 def register(app) -> None:
     app.jinja_env.filters["paragraphs"] = paragraphs
+    app.jinja_env.filters["day"] = day

@@ -1,12 +1,164 @@
-"""(stub: to be built)"""
+"""Contacts: the referral sources a professional records and works with."""
 
-from flask_login import login_required
+from datetime import date
 
+import sqlalchemy as sa
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from ..extensions import db
+from ..helpers import owned_or_404, render_page_or_fragment
+from ..models import Contact, Referral, Touchpoint, TouchpointState
+from ..templating import day
 from . import bp
+from .forms import ContactForm
+
+SEARCH_MAX_LENGTH = 100
+DETAIL_LIST_SIZE = 20
 
 
 @bp.route("/")
 @login_required
 def index():
-    """Stub."""
-    return "contacts"
+    """Contacts by name, with active search; htmx gets just the results."""
+    q = request.args.get("q", "").strip()[:SEARCH_MAX_LENGTH]
+    page = request.args.get("page", 1, type=int)
+    query = sa.select(Contact).where(Contact.user_id == current_user.id)
+    if q:
+        needle = q.lower()
+        query = query.where(
+            sa.or_(
+                *(
+                    sa.func.lower(column).contains(needle, autoescape=True)
+                    for column in (Contact.name, Contact.email, Contact.category)
+                )
+            )
+        )
+    query = query.order_by(sa.func.lower(Contact.name), Contact.id)
+    contacts = db.paginate(
+        query, page=page, per_page=current_app.config["PER_PAGE"], error_out=False
+    )
+    return render_page_or_fragment(
+        "contacts/index.html",
+        "contacts/_results.html",
+        contacts=contacts,
+        next_due=next_due_dates([contact.id for contact in contacts.items]),
+        q=q,
+        today=date.today(),
+    )
+
+
+def next_due_dates(contact_ids: list[int]) -> dict[int, date]:
+    """Each contact's next planned touchpoint date, for a page of contacts in one query."""
+    if not contact_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(Touchpoint.contact_id, sa.func.min(Touchpoint.due_on))
+        .where(
+            Touchpoint.user_id == current_user.id,
+            Touchpoint.contact_id.in_(contact_ids),
+            Touchpoint.state == TouchpointState.PLANNED,
+        )
+        .group_by(Touchpoint.contact_id)
+    )
+    return dict(rows.all())
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    """Record a new referral source."""
+    # A search that found nobody offers to add them: keep the name typed there.
+    form = ContactForm(name=request.args.get("name", "")[:160])
+    if form.validate_on_submit():
+        contact = Contact(user_id=current_user.id)
+        contact.user = current_user._get_current_object()
+        form.populate_obj(contact)
+        db.session.add(contact)
+        db.session.flush()
+        return _save(contact, delivery_changed=contact.delivered_on is not None)
+    return _render_form(form, contact=None)
+
+
+@bp.route("/<int:contact_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(contact_id: int):
+    """Change a contact's details; a new delivery date moves the touchpoint it planned."""
+    contact = owned_or_404(Contact, contact_id)
+    form = ContactForm(obj=contact)
+    if form.validate_on_submit():
+        delivered_before = contact.delivered_on
+        form.populate_obj(contact)
+        changed = contact.delivered_on is not None and contact.delivered_on != delivered_before
+        return _save(contact, delivery_changed=changed)
+    return _render_form(form, contact=contact)
+
+
+def _render_form(form: ContactForm, contact: Contact | None):
+    status = 422 if form.is_submitted() else 200
+    categories = db.session.scalars(
+        sa.select(Contact.category)
+        .where(Contact.user_id == current_user.id, Contact.category != "")
+        .distinct()
+        .order_by(Contact.category)
+        .limit(200)
+    ).all()
+    return (
+        render_template("contacts/form.html", form=form, contact=contact, categories=categories),
+        status,
+    )
+
+
+def _save(contact: Contact, delivery_changed: bool):
+    """Commit the contact, planning the touchpoint after delivery in the same transaction.
+
+    Only a new or changed delivery date (re)plans it: a touchpoint whose date the
+    professional moved by hand stays where they put it when other details change.
+    """
+    message = "Saved."
+    if delivery_changed:
+        touchpoint = contact.plan_first_touchpoint()
+        db.session.flush()  # a new touchpoint gets its state default
+        if touchpoint is not None and touchpoint.state == TouchpointState.PLANNED:
+            message = f"Saved. A touchpoint is planned for {day(touchpoint.due_on)}."
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("contacts.detail", contact_id=contact.id), 303)
+
+
+@bp.route("/<int:contact_id>")
+@login_required
+def detail(contact_id: int):
+    """A contact's facts, agreed terms, touchpoints and the people they introduced."""
+    contact = owned_or_404(Contact, contact_id)
+    touchpoints = db.session.scalars(
+        sa.select(Touchpoint)
+        .where(Touchpoint.contact_id == contact.id, Touchpoint.user_id == current_user.id)
+        .order_by(Touchpoint.due_on.desc(), Touchpoint.id.desc())
+        .limit(DETAIL_LIST_SIZE)
+    ).all()
+    referrals = db.session.scalars(
+        sa.select(Referral)
+        .where(Referral.contact_id == contact.id, Referral.user_id == current_user.id)
+        .order_by(Referral.created_at.desc(), Referral.id.desc())
+        .limit(DETAIL_LIST_SIZE)
+    ).all()
+    touchpoint_count = _count_if_full(touchpoints, Touchpoint, contact)
+    referral_count = _count_if_full(referrals, Referral, contact)
+    return render_template(
+        "contacts/detail.html",
+        contact=contact,
+        touchpoints=touchpoints,
+        touchpoint_count=touchpoint_count,
+        referrals=referrals,
+        referral_count=referral_count,
+    )
+
+
+def _count_if_full(rows: list, model, contact: Contact) -> int:
+    """How many rows there are in all; only asked when the shown list is full."""
+    if len(rows) < DETAIL_LIST_SIZE:
+        return len(rows)
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(model).where(model.contact_id == contact.id)
+    )

@@ -1,0 +1,56 @@
+"""The professional's own settings."""
+
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+WHOLE_NUMBER = "Enter a whole number, like 90."
+
+
+def strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+class SettingsForm(FlaskForm):
+    """How the professional is named, what referrers can say, and the rhythm of the ask."""
+
+    display_name = StringField(
+        "Your name",
+        validators=[DataRequired("Enter your name as clients know it."), Length(max=120)],
+        filters=[strip],
+    )
+    business_name = StringField("Business name", validators=[Length(max=160)], filters=[strip])
+    value_proposition = StringField(
+        "What to say about you, in one line",
+        validators=[Length(max=280, message="Keep it to one line (280 characters at most).")],
+        filters=[strip],
+    )
+    blurb = TextAreaField(
+        "A short note referrers can forward",
+        validators=[Length(max=2000, message="Keep it short: 2,000 characters at most.")],
+        filters=[strip],
+    )
+    ask_count = IntegerField(
+        "How many names to ask for",
+        invalid_value_message=WHOLE_NUMBER,
+        validators=[
+            InputRequired("Enter a number from 1 to 5."),
+            NumberRange(1, 5, "Enter a number from 1 to 5."),
+        ],
+    )
+    first_touchpoint_days = IntegerField(
+        "First touchpoint, in days after delivery",
+        invalid_value_message=WHOLE_NUMBER,
+        validators=[
+            InputRequired("Enter a number of days from 7 to 365."),
+            NumberRange(7, 365, "Enter a number of days from 7 to 365."),
+        ],
+    )
+    rhythm_days = IntegerField(
+        "Days between later touchpoints",
+        invalid_value_message=WHOLE_NUMBER,
+        validators=[
+            Optional(),
+            NumberRange(7, 365, "Enter a number of days from 7 to 365, or leave it blank."),
+        ],
+    )

@@ -9,14 +9,21 @@ what is due, outside any request.
 from __future__ import annotations
 
 import re
+import smtplib
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import make_msgid, parseaddr
+from email.utils import format_datetime, make_msgid, parseaddr
 
+import sqlalchemy as sa
 from flask import current_app, render_template
 
 from .extensions import db
-from .models import OutboundEmail
+from .models import EmailState, OutboundEmail, utcnow
 
 # C0 and C1 control characters, line and paragraph separators.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -70,17 +77,374 @@ def queue_email(
     return email
 
 
-def build_message(email: OutboundEmail) -> EmailMessage:
-    """The MIME message for one outbox row; the same Message-ID on every attempt."""
+class InvalidAddress(ValueError):
+    """An address that cannot go into a header or an SMTP envelope as it is."""
+
+
+def _mailbox(addr_spec: str, display_name: str = "", *, role: str = "recipient") -> Address:
+    """A checked address: exactly one mailbox, no line breaks, ASCII on the wire.
+
+    A bad address is a permanent failure for that email, never a way to add a
+    header or a recipient.
+    """
+    addr_spec = (addr_spec or "").strip()
+    if not addr_spec or _CONTROL.search(addr_spec):
+        raise InvalidAddress(f"Invalid {role} address {addr_spec!r}")
+    local, _, domain = addr_spec.rpartition("@")
+    try:
+        if domain and not domain.isascii():
+            domain = domain.encode("idna").decode("ascii")
+        if not local.isascii():
+            raise InvalidAddress(
+                f"The {role} address {addr_spec!r} has a non-ASCII local part "
+                "(not supported: SMTPUTF8)"
+            )
+        address = Address(display_name=header_safe(display_name), addr_spec=f"{local}@{domain}")
+    except (ValueError, UnicodeError, MessageError) as exc:
+        raise InvalidAddress(f"Invalid {role} address {addr_spec!r}") from exc
+    if not address.username or not address.domain:
+        raise InvalidAddress(f"Invalid {role} address {addr_spec!r}")
+    return address
+
+
+def build_message(email: OutboundEmail, now: datetime | None = None) -> EmailMessage:
+    """The MIME message for one outbox row; the same Message-ID on every attempt.
+
+    Raises InvalidAddress when an address cannot be used as it is.
+    """
     sender_name, sender_addr = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
+    message_id = email.message_id or ""
+    if _CONTROL.search(message_id) or " " in message_id:
+        raise InvalidAddress(f"Invalid Message-ID {message_id!r}")
     message = EmailMessage()
-    message["From"] = Address(display_name=header_safe(sender_name), addr_spec=sender_addr)
-    message["To"] = Address(display_name=header_safe(email.to_name), addr_spec=email.to_email)
+    message["From"] = _mailbox(sender_addr, sender_name, role="sender")
+    message["To"] = _mailbox(email.to_email, email.to_name)
     if email.reply_to:
-        message["Reply-To"] = Address(addr_spec=email.reply_to)
+        message["Reply-To"] = _mailbox(email.reply_to, role="Reply-To")
     message["Subject"] = header_safe(email.subject, 255)
-    message["Message-ID"] = email.message_id
+    message["Date"] = format_datetime(now or utcnow(), usegmt=True)
+    message["Message-ID"] = message_id
     message.set_content(email.body_text)
     if email.body_html:
         message.add_alternative(email.body_html, subtype="html")
     return message
+
+
+# Delivery -----------------------------------------------------------------------
+
+
+@dataclass
+class DeliveryReport:
+    """What one ``deliver_outbox`` run did."""
+
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    configured: bool = True  # False: no MAIL_SERVER, nothing was tried
+    waiting: int = 0  # queued emails, counted only when there is no server
+    retried_ids: set[int] = field(default_factory=set, repr=False)
+
+    def count(self, state: EmailState, email_id: int) -> None:
+        if state == EmailState.SENT:
+            self.sent += 1
+        elif state == EmailState.QUEUED:
+            self.retrying += 1
+            self.retried_ids.add(email_id)
+        elif state == EmailState.FAILED:
+            self.failed += 1
+
+    @property
+    def attempted(self) -> int:
+        return self.sent + self.retrying + self.failed
+
+    def summary(self) -> str:
+        return f"Sent {self.sent}, will retry {self.retrying}, failed {self.failed}."
+
+
+@dataclass
+class _Claimed:
+    """One claimed email, read before the claim commits so sending needs no database."""
+
+    id: int
+    attempts: int
+    lease: datetime  # our claimed_until: it also marks the claim as ours
+    recipient: str = ""
+    message: EmailMessage | None = None
+    error: str = ""  # why it cannot be built; a permanent failure
+
+
+def deliver_outbox(limit: int | None = None, now: datetime | None = None) -> DeliveryReport:
+    """Send the emails that are due over SMTP, one connection per batch.
+
+    Safe to run from several processes or machines at once: each batch is
+    claimed atomically (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write lock
+    of ``BEGIN IMMEDIATE`` on SQLite) and every outcome is committed as soon as
+    it is known. An email that fails for a temporary reason comes back in a
+    later run, never twice in one. ``now`` fixes the clock (tests).
+    """
+    config = current_app.config
+    if not config.get("MAIL_SERVER"):
+        waiting = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(OutboundEmail)
+            .where(OutboundEmail.state == EmailState.QUEUED)
+        )
+        db.session.rollback()
+        return DeliveryReport(configured=False, waiting=waiting or 0)
+
+    clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
+    report = DeliveryReport()
+    while limit is None or report.attempted < limit:
+        size = config["OUTBOX_BATCH_SIZE"]
+        if limit is not None:
+            size = min(size, limit - report.attempted)
+        # Emails retried in this run wait for a later run, even with no backoff.
+        batch = _claim(size, clock(), exclude=report.retried_ids)
+        if not batch:
+            break
+        if not _send_batch(batch, report, clock) or len(batch) < size:
+            break
+    return report
+
+
+def _due(now: datetime):
+    return sa.or_(
+        sa.and_(OutboundEmail.state == EmailState.QUEUED, OutboundEmail.next_attempt_at <= now),
+        # A sender killed mid-batch leaves its claims behind; they lapse with the lease.
+        sa.and_(OutboundEmail.state == EmailState.SENDING, OutboundEmail.claimed_until < now),
+    )
+
+
+def _claim(size: int, now: datetime, exclude: set[int]) -> list[_Claimed]:
+    """Claim up to ``size`` due emails for this sender, read them, and commit."""
+    lease = now + timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"])
+    candidates = (
+        sa.select(OutboundEmail.id)
+        .where(_due(now))
+        .order_by(OutboundEmail.next_attempt_at, OutboundEmail.id)
+        .limit(size)
+        .with_for_update(skip_locked=True)
+    )
+    if exclude:
+        candidates = candidates.where(OutboundEmail.id.not_in(exclude))
+    # Two statements, not UPDATE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP
+    # LOCKED): PostgreSQL may run that subquery once per row of a nested-loop semi
+    # join, each run skipping the rows already taken, and claim far more than n.
+    # The rows stay locked (PostgreSQL) or the database stays ours (SQLite's BEGIN
+    # IMMEDIATE) until the claim commits; the repeated condition is a safety net.
+    candidate_ids = db.session.scalars(candidates).all()
+    if not candidate_ids:
+        db.session.commit()
+        return []
+    ids = db.session.scalars(
+        sa.update(OutboundEmail)
+        .where(OutboundEmail.id.in_(candidate_ids), _due(now))
+        .values(state=EmailState.SENDING, claimed_until=lease)
+        .returning(OutboundEmail.id),
+        execution_options={"synchronize_session": False},
+    ).all()
+    if not ids:
+        db.session.commit()
+        return []
+    emails = db.session.scalars(
+        sa.select(OutboundEmail)
+        .where(OutboundEmail.id.in_(ids))
+        .order_by(OutboundEmail.next_attempt_at, OutboundEmail.id)
+        .execution_options(populate_existing=True)
+    ).all()
+    batch = []
+    for email in emails:
+        item = _Claimed(id=email.id, attempts=email.attempts, lease=lease)
+        try:
+            item.message = build_message(email, now)
+            item.recipient = item.message["To"].addresses[0].addr_spec
+        except InvalidAddress as exc:
+            item.error = str(exc)
+        batch.append(item)
+    db.session.commit()
+    return batch
+
+
+def _send_batch(batch: list[_Claimed], report: DeliveryReport, clock) -> bool:
+    """Send a claimed batch over one connection; False when the run should stop."""
+    config = current_app.config
+    sender = parseaddr(config["MAIL_DEFAULT_SENDER"])[1]
+    outgoing = []
+    for item in batch:
+        if item.error:
+            state = _record_failure(item, item.error, temporary=False, when=clock())
+            report.count(state, item.id)
+        else:
+            outgoing.append(item)
+    if not outgoing:
+        return True
+
+    try:
+        smtp = _connect()
+    except (smtplib.SMTPException, OSError) as exc:
+        _give_back(outgoing, _describe(exc)[1], report, clock())
+        return False
+
+    reconnected = False
+    # Stop before the lease runs out, leaving time for the email in flight.
+    margin = timedelta(seconds=min(config["MAIL_TIMEOUT"], config["OUTBOX_LEASE_SECONDS"] / 2))
+    index = 0
+    try:
+        while index < len(outgoing):
+            item = outgoing[index]
+            if clock() + margin >= item.lease:
+                # Slow server: past the lease another sender may take these over.
+                for rest in outgoing[index:]:
+                    _finish(rest, state=EmailState.QUEUED, claimed_until=None)
+                current_app.logger.warning("Outbox lease ran out; released the rest of a batch.")
+                return False
+            try:
+                smtp.send_message(item.message, from_addr=sender, to_addrs=[item.recipient])
+            except (smtplib.SMTPException, OSError) as exc:
+                if not _connection_lost(exc):
+                    temporary, reason = _describe(exc)
+                    report.count(_record_failure(item, reason, temporary, clock()), item.id)
+                    index += 1
+                    continue
+                smtp.close()
+                if not reconnected:
+                    # Servers drop long sessions (or after N messages): one fresh
+                    # connection for the rest, starting with this email again.
+                    reconnected = True
+                    try:
+                        smtp = _connect()
+                        continue
+                    except (smtplib.SMTPException, OSError) as again:
+                        exc = again
+                _give_back(outgoing[index:], _describe(exc)[1], report, clock())
+                return False
+            else:
+                _finish(
+                    item,
+                    state=EmailState.SENT,
+                    sent_at=clock(),
+                    attempts=item.attempts + 1,
+                    claimed_until=None,
+                )
+                report.count(EmailState.SENT, item.id)
+                index += 1
+    finally:
+        _quit(smtp)
+    return True
+
+
+def _connect() -> smtplib.SMTP:
+    """One SMTP session as configured: implicit TLS or STARTTLS, and login."""
+    config = current_app.config
+    host, port, timeout = config["MAIL_SERVER"], int(config["MAIL_PORT"]), config["MAIL_TIMEOUT"]
+    if config["MAIL_USE_SSL"]:
+        context = ssl.create_default_context()
+        smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+    else:
+        smtp = smtplib.SMTP(host, port, timeout=timeout)
+    try:
+        if config["MAIL_USE_TLS"] and not config["MAIL_USE_SSL"]:
+            smtp.starttls(context=ssl.create_default_context())
+        if config["MAIL_USERNAME"]:
+            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """The session is gone (as opposed to the server refusing one email)."""
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return True
+    return isinstance(exc, OSError) and not isinstance(exc, smtplib.SMTPException)
+
+
+def _describe(exc: BaseException) -> tuple[bool, str]:
+    """(temporary?, a short reason a person can read) for a failed attempt."""
+    config = current_app.config
+    server = f"{config['MAIL_SERVER']}:{config['MAIL_PORT']}"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        replies = list(exc.recipients.values()) or [(-1, b"recipient refused")]
+        temporary = all(400 <= code < 500 for code, _ in replies)
+        return temporary, _reply(*replies[0])
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return not 500 <= exc.smtp_code < 600, _reply(exc.smtp_code, exc.smtp_error)
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        # smtplib reports a read that timed out as a disconnection.
+        if isinstance(exc.__cause__ or exc.__context__, TimeoutError):
+            return True, f"No answer from {server} within {config['MAIL_TIMEOUT']} s"
+        return True, f"{server} closed the connection"
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return False, _oneline(str(exc))
+    if isinstance(exc, smtplib.SMTPException):
+        return True, _oneline(str(exc))
+    if isinstance(exc, ConnectionRefusedError):
+        return True, f"Connection refused by {server}"
+    if isinstance(exc, TimeoutError):
+        return True, f"No answer from {server} within {config['MAIL_TIMEOUT']} s"
+    if isinstance(exc, ssl.SSLError):
+        return True, _oneline(f"TLS with {server} failed: {exc.reason or exc}")
+    return True, _oneline(f"Could not reach {server}: {getattr(exc, 'strerror', None) or exc}")
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return _oneline(f"{code} {text}")
+
+
+def _oneline(text: str) -> str:
+    return " ".join(_CONTROL.sub(" ", text).split())[:500]
+
+
+def _give_back(items: list[_Claimed], reason: str, report: DeliveryReport, when) -> None:
+    """The server could not be reached: every email in hand waits for a retry."""
+    current_app.logger.warning("Outbox: %s; %d emails will be retried.", reason, len(items))
+    for item in items:
+        report.count(_record_failure(item, reason, temporary=True, when=when), item.id)
+
+
+def _record_failure(item: _Claimed, reason: str, temporary: bool, when: datetime) -> EmailState:
+    """Count a failed attempt: back to the queue with a backoff, or failed for good."""
+    config = current_app.config
+    attempts = item.attempts + 1
+    if temporary and attempts < config["OUTBOX_MAX_ATTEMPTS"]:
+        delay = min(
+            config["OUTBOX_RETRY_MAX_SECONDS"],
+            config["OUTBOX_RETRY_BASE_SECONDS"] * 2 ** (attempts - 1),
+        )
+        state = EmailState.QUEUED
+        next_attempt_at = when + timedelta(seconds=delay)
+    else:
+        state, next_attempt_at = EmailState.FAILED, None
+        if temporary:
+            reason = f"{reason} (gave up after {attempts} attempts)"
+        current_app.logger.warning("Outbox email %s failed: %s", item.id, reason)
+    values = {"state": state, "attempts": attempts, "last_error": reason, "claimed_until": None}
+    if next_attempt_at is not None:
+        values["next_attempt_at"] = next_attempt_at
+    _finish(item, **values)
+    return state
+
+
+def _finish(item: _Claimed, **values) -> None:
+    """Write one outcome and commit, only while the claim is still ours."""
+    db.session.execute(
+        sa.update(OutboundEmail)
+        .where(
+            OutboundEmail.id == item.id,
+            OutboundEmail.state == EmailState.SENDING,
+            OutboundEmail.claimed_until == item.lease,
+        )
+        .values(**values),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.commit()

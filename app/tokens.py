@@ -38,7 +38,8 @@ class ClientLink:
 
 def _serializer(salt: str) -> URLSafeTimedSerializer:
     config = current_app.config
-    keys = [*config.get("SECRET_KEY_FALLBACKS", []), config["SECRET_KEY"]]
+    # Flask sets SECRET_KEY_FALLBACKS to None by default, hence the "or".
+    keys = [*(config.get("SECRET_KEY_FALLBACKS") or []), config["SECRET_KEY"]]
     return URLSafeTimedSerializer(keys, salt=salt)
 
 

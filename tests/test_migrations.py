@@ -53,6 +53,7 @@ def test_migrations_upgrade_downgrade_upgrade_on_a_populated_database(
         make_user(email="again@example.com")
         users = db.session.scalar(sa.select(sa.func.count()).select_from(User))
         assert users == 1
+        db.session.remove()
         db.engine.dispose()
 
 

@@ -1,9 +1,382 @@
-"""The referrer's side: the signed link and its form. (stub: to be built)"""
+"""The referrer's side: the signed link, its one-minute form, and the thank-you.
 
+Opening a link never submits, consumes or expires anything (mail scanners open
+links too); it at most records when it was first opened. Everything else
+happens on a POST.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import abort, current_app, redirect, render_template, request, url_for
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from ..extensions import db
+from ..helpers import external_url, render_page_or_fragment
+from ..models import (
+    Referral,
+    ReferralEvent,
+    ReferralStatus,
+    Touchpoint,
+    TouchpointState,
+    utcnow,
+)
+from ..tokens import ClientLink, LinkState, read_client_link
 from . import bp
+from .emails import queue_fresh_link_request, queue_new_referrals, queue_referrer_thanks
+from .forms import (
+    PersonForm,
+    ReferralForm,
+    blank_person,
+    field_from_trigger,
+    person_forms,
+)
+from .wording import NEXT_STEP, UPDATES_PROMISE, first_name, say_this, the_ask
+
+log = logging.getLogger(__name__)
+
+# A referrer who finds their link expired can nudge the professional once a day.
+FRESH_LINK_INTERVAL = timedelta(hours=24)
 
 
-@bp.route("/<token>")
+@bp.get("/<token>")
 def form(token):
-    """Stub."""
-    return "form"
+    """The link itself: the form, or why the link no longer works."""
+    link = _read_link(token)
+    if link.state is not LinkState.VALID:
+        return _link_problem(link, token)
+    touchpoint = link.touchpoint
+    context = _page_context(touchpoint, token)
+    form = ReferralForm(update_preference=touchpoint.contact.update_preference)
+    form.ensure_submission_key()
+    # Someone who already answered is adding to it: one row is enough then.
+    rows = 1 if context["sent"] else max(1, min(touchpoint.ask_count, _max_people()))
+    people = [blank_person(i, context["pro"]) for i in range(rows)]
+    page = render_template("capture/form.html", form=form, people=people, **context)
+    if request.method == "GET" and touchpoint.first_opened_at is None:
+        _record_first_open(touchpoint.id)
+    return page
+
+
+@bp.post("/<token>")
+def submit(token):
+    """The form's one POST: add or remove a row (without JavaScript), or send it."""
+    link = _read_link(token)
+    if link.state is not LinkState.VALID:
+        return _link_problem(link, token)
+    touchpoint = link.touchpoint
+    context = _page_context(touchpoint, token)
+    pro = context["pro"]
+    form = ReferralForm()
+    form.ensure_submission_key()
+    action = request.form.get("action", "submit")
+
+    if action.startswith("remove-"):
+        try:
+            drop = int(action.removeprefix("remove-"))
+        except ValueError:
+            drop = None
+        people = person_forms(request.form, professional=pro, limit=_max_people(), drop=drop)
+        people = people or [blank_person(0, pro)]
+        return _rerender(form, people, context, focus="add")
+
+    people = person_forms(request.form, professional=pro, limit=_max_people())
+    if action == "add" or not people:
+        if len(people) < _max_people():
+            people.append(blank_person(len(people), pro))
+        return _rerender(form, people, context, focus=f"person-{len(people) - 1}")
+
+    named = _validate(form, people)
+    if named is None:
+        errors = _error_summary(form, people)
+        html = render_template(
+            "capture/form.html", form=form, people=people, errors=errors, **context
+        )
+        return html, 422
+
+    key = form.submission_key.data
+    if not _already_saved(key):
+        try:
+            _save(touchpoint, form, named, token)
+        except IntegrityError:
+            # The same submission won a race (double click, two tabs): it is saved once.
+            db.session.rollback()
+    return redirect(url_for(".thanks", token=token, s=key), 303)
+
+
+@bp.get("/<token>/person")
+def person(token):
+    """One more empty row for htmx, with the add button moved on to the next index."""
+    touchpoint = _usable_touchpoint(token)
+    index = request.args.get("index", type=int)
+    if index is None or index < 0:
+        abort(400)
+    if touchpoint is None or index >= _max_people():
+        return "", 204
+    pro = first_name(touchpoint.user)
+    return render_template(
+        "capture/_person_added.html",
+        person=blank_person(index, pro),
+        index=index,
+        focus=f"person-{index}",
+        token=token,
+        pro=pro,
+        max_people=_max_people(),
+    )
+
+
+@bp.post("/<token>/validate")
+def validate(token):
+    """Inline validation: the error (or none) for the one field the referrer just left."""
+    touchpoint = _usable_touchpoint(token)
+    target = field_from_trigger(request.headers.get("HX-Trigger-Name"))
+    if target is None:
+        abort(400)
+    if touchpoint is None:
+        return "", 204
+    index, name = target
+    person = PersonForm(
+        request.form, prefix=f"people-{index}-", professional=first_name(touchpoint.user)
+    )
+    person.validate()
+    return render_template(
+        "capture/_field_error.html", person=person, name=name, prefix=f"people-{index}-"
+    )
+
+
+@bp.get("/<token>/thanks")
+def thanks(token):
+    """After sending: the people named in that submission, and what happens next."""
+    link = _read_link(token)
+    if link.state is not LinkState.VALID:
+        return _link_problem(link, token)
+    touchpoint = link.touchpoint
+    referrals = db.session.scalars(
+        sa.select(Referral)
+        .where(
+            Referral.touchpoint_id == touchpoint.id,
+            Referral.submission_key == request.args.get("s", ""),
+        )
+        .order_by(Referral.position)
+    ).all()
+    if not referrals:
+        return redirect(url_for(".form", token=token), 303)
+    context = _page_context(touchpoint, token, with_sent=False)
+    pro = context["pro"]
+    people = [(r, NEXT_STEP[r.intro_method].format(pro=pro)) for r in referrals]
+    updates = UPDATES_PROMISE[touchpoint.contact.update_preference].format(pro=pro)
+    return render_template("capture/thanks.html", people=people, updates=updates, **context)
+
+
+@bp.post("/<token>/fresh-link")
+def request_fresh_link(token):
+    """An expired link's one button: let the professional know, once a day at most."""
+    link = _read_link(token)
+    if link.state not in (LinkState.EXPIRED, LinkState.VALID):
+        return _link_problem(link, token)
+    touchpoint = link.touchpoint
+    now = utcnow()
+    # One conditional UPDATE decides who asks: double clicks and retries, even
+    # concurrent ones on PostgreSQL, queue one email a day.
+    claimed = db.session.execute(
+        sa.update(Touchpoint)
+        .where(
+            Touchpoint.id == touchpoint.id,
+            sa.or_(
+                Touchpoint.fresh_link_requested_at.is_(None),
+                Touchpoint.fresh_link_requested_at <= now - FRESH_LINK_INTERVAL,
+            ),
+        )
+        .values(fresh_link_requested_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed:
+        queue_fresh_link_request(touchpoint)
+    db.session.commit()
+    return redirect(url_for(".fresh_link_requested", token=token), 303)
+
+
+@bp.get("/<token>/fresh-link")
+def fresh_link_requested(token):
+    """The confirmation after asking for a fresh link."""
+    link = _read_link(token)
+    if link.state not in (LinkState.EXPIRED, LinkState.VALID):
+        return _link_problem(link, token)
+    return render_template(
+        "capture/fresh_link_requested.html",
+        **_page_context(link.touchpoint, token, with_sent=False),
+    )
+
+
+# Helpers
+
+
+def _max_people() -> int:
+    return current_app.config["REFERRAL_FORM_MAX_PEOPLE"]
+
+
+def _read_link(token: str) -> ClientLink:
+    """The link's state; a forged or unknown link is a plain 404."""
+    link = read_client_link(token)
+    if link.state is LinkState.INVALID:
+        abort(404)
+    return link
+
+
+def _usable_touchpoint(token: str) -> Touchpoint | None:
+    """For the form's htmx helpers: the touchpoint, None when the link stopped working."""
+    link = _read_link(token)
+    return link.touchpoint if link.state is LinkState.VALID else None
+
+
+def _link_problem(link: ClientLink, token: str):
+    """The page for a genuine link that can no longer be used, without the form."""
+    context = _page_context(link.touchpoint, token, with_sent=False)
+    if link.state is LinkState.REPLACED:
+        return render_template("capture/replaced.html", **context), 410
+    requested = link.touchpoint.fresh_link_requested_at
+    recently_asked = requested is not None and requested > utcnow() - FRESH_LINK_INTERVAL
+    return render_template("capture/expired.html", recently_asked=recently_asked, **context), 410
+
+
+def _page_context(touchpoint: Touchpoint, token: str, *, with_sent: bool = True) -> dict:
+    """What every referrer page shows: whose link it is, in their words."""
+    user = touchpoint.user
+    pro = first_name(user)
+    sent = []
+    if with_sent:
+        sent = db.session.scalars(
+            sa.select(Referral)
+            .where(Referral.touchpoint_id == touchpoint.id)
+            .order_by(Referral.created_at, Referral.position)
+        ).all()
+    return {
+        "token": token,
+        "touchpoint": touchpoint,
+        "contact": touchpoint.contact,
+        "user": user,
+        "pro": pro,
+        "say_this": say_this(user),
+        "ask": the_ask(touchpoint.ask_count, pro),
+        "sent": sent,
+        "max_people": _max_people(),
+    }
+
+
+def _rerender(form: ReferralForm, people: list[PersonForm], context: dict, focus: str):
+    """The form again after adding or removing a row: values kept, no error messages."""
+    return render_page_or_fragment(
+        "capture/form.html",
+        "capture/_people.html",
+        form=form,
+        people=people,
+        focus=focus,
+        **context,
+    )
+
+
+def _validate(form: ReferralForm, people: list[PersonForm]) -> list[PersonForm] | None:
+    """The rows that name someone, or None when anything needs fixing.
+
+    Rows left empty are skipped, so a referrer with one person for a two-person
+    ask can still send; with every row empty, the first one says what it needs.
+    """
+    named = [person for person in people if not person.is_blank] or people[:1]
+    valid = all([person.validate() for person in named])
+    return named if form.validate() and valid else None
+
+
+def _error_summary(form: ReferralForm, people: list[PersonForm]) -> list[tuple[str, str]]:
+    """Every problem as (field id, message), in page order, for the summary at the top."""
+    errors = [
+        (field_id, f"Person {n + 1}: {message}" if len(people) > 1 else message)
+        for n, person in enumerate(people)
+        for field_id, message in person.error_list()
+    ]
+    preference = form.update_preference
+    errors += [(f"{preference.id}-0", message) for message in preference.errors[:1]]
+    return errors
+
+
+def _already_saved(key: str) -> bool:
+    return (
+        db.session.scalar(sa.select(Referral.id).where(Referral.submission_key == key).limit(1))
+        is not None
+    )
+
+
+def _save(touchpoint: Touchpoint, form: ReferralForm, named: list[PersonForm], token: str):
+    """Referrals, their history, the touchpoint, the preference and both emails: one commit."""
+    contact, now = touchpoint.contact, utcnow()
+    key = form.submission_key.data
+    referrals = [
+        Referral(
+            user_id=touchpoint.user_id,
+            contact_id=contact.id,
+            touchpoint_id=touchpoint.id,
+            submission_key=key,
+            position=position,
+            consent_at=now,
+            consent_notice_version=current_app.config["CONSENT_NOTICE_VERSION"],
+            status=ReferralStatus.NEW,
+            last_step_at=now,
+            created_at=now,
+            **person.referral_fields(),
+        )
+        for position, person in enumerate(named)
+    ]
+    db.session.add_all(referrals)
+    db.session.flush()  # ids for the events; a replayed key fails here
+    db.session.add_all(
+        ReferralEvent(
+            referral_id=referral.id,
+            kind="created",
+            to_status=ReferralStatus.NEW,
+            author=f"{contact.name} (referrer)",
+            created_at=now,
+        )
+        for referral in referrals
+    )
+    # A cancelled touchpoint stays cancelled: the professional took it off their lists.
+    if touchpoint.state != TouchpointState.CANCELLED:
+        touchpoint.state = TouchpointState.ANSWERED
+    touchpoint.answered_at = touchpoint.answered_at or now
+    touchpoint.first_opened_at = touchpoint.first_opened_at or now
+    contact.update_preference = form.update_preference.data
+    queue_referrer_thanks(touchpoint, referrals, external_url("capture.form", token=token))
+    queue_new_referrals(touchpoint, referrals)
+    db.session.commit()
+
+
+def _record_first_open(touchpoint_id: int) -> None:
+    """Note the first opening, in a transaction of its own that starts by writing.
+
+    A read transaction that later writes can fail at once with "database is
+    locked" on SQLite, so the read one is ended first. Best effort: the page
+    matters more than the timestamp.
+    """
+    db.session.rollback()
+    now = utcnow()
+    try:
+        db.session.execute(
+            sa.update(Touchpoint)
+            .where(Touchpoint.id == touchpoint_id, Touchpoint.first_opened_at.is_(None))
+            .values(
+                first_opened_at=now,
+                state=sa.case(
+                    (
+                        Touchpoint.state.in_([TouchpointState.PLANNED, TouchpointState.SENT]),
+                        TouchpointState.OPENED.value,
+                    ),
+                    else_=Touchpoint.state,
+                ),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.warning("first opening of touchpoint %s not recorded", touchpoint_id, exc_info=True)

@@ -1,0 +1,81 @@
+"""The emails a referrer's actions cause. Each queues into the caller's transaction.
+
+The people the referrer names never get email from Referloop: only the referrer
+(a thank-you) and the professional (the news) do.
+"""
+
+from __future__ import annotations
+
+from ..helpers import external_url
+from ..mail import queue_email
+from ..models import OutboundEmail, Referral, Touchpoint
+from .wording import (
+    NEXT_STEP_FIRST_PERSON,
+    UPDATES_PROMISE_FIRST_PERSON,
+    first_name,
+    say_this,
+)
+
+
+def queue_referrer_thanks(
+    touchpoint: Touchpoint, referrals: list[Referral], link: str
+) -> OutboundEmail | None:
+    """Thank the referrer at once, unless there is no address or they opted out."""
+    contact, user = touchpoint.contact, touchpoint.user
+    if not contact.email.strip() or contact.unsubscribed_at is not None:
+        return None
+    return queue_email(
+        "referrer_thanks",
+        to_email=contact.email,
+        to_name=contact.name,
+        reply_to=user.email,
+        subject=f"Thank you, {contact.first_name}",
+        user_id=user.id,
+        contact_id=contact.id,
+        contact=contact,
+        sender=user,
+        people=[
+            (referral, NEXT_STEP_FIRST_PERSON[referral.intro_method]) for referral in referrals
+        ],
+        updates=UPDATES_PROMISE_FIRST_PERSON[contact.update_preference],
+        say_this=say_this(user),
+        link=link,
+    )
+
+
+def queue_new_referrals(touchpoint: Touchpoint, referrals: list[Referral]) -> OutboundEmail:
+    """Tell the professional who was introduced, what they need and how to reach them."""
+    contact, user = touchpoint.contact, touchpoint.user
+    count = len(referrals)
+    people = "1 person" if count == 1 else f"{count} people"
+    return queue_email(
+        "new_referrals",
+        to_email=user.email,
+        to_name=user.name,
+        reply_to=contact.email if contact.email.strip() else "",
+        subject=f"{contact.name} introduced you to {people}",
+        user_id=user.id,
+        contact_id=contact.id,
+        contact=contact,
+        professional=first_name(user),
+        referrals=referrals,
+        link=external_url("contacts.detail", contact_id=contact.id),
+    )
+
+
+def queue_fresh_link_request(touchpoint: Touchpoint) -> OutboundEmail:
+    """Tell the professional that a referrer found their link expired and wants a new one."""
+    contact, user = touchpoint.contact, touchpoint.user
+    return queue_email(
+        "fresh_link_request",
+        to_email=user.email,
+        to_name=user.name,
+        reply_to=contact.email if contact.email.strip() else "",
+        subject=f"{contact.name} asked for a new link",
+        user_id=user.id,
+        contact_id=contact.id,
+        contact=contact,
+        professional=first_name(user),
+        touchpoint=touchpoint,
+        link=external_url("touchpoints.detail", touchpoint_id=touchpoint.id),
+    )

@@ -1,0 +1,74 @@
+"""Words the referrer's pages and emails share, in one place so they say the same thing.
+
+Nothing here contains what anyone typed: templates put names next to these
+sentences, so every piece stays escaped where it is rendered.
+"""
+
+from __future__ import annotations
+
+from ..models import IntroMethod, UpdatePreference, User
+
+_NUMBERS = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+
+# What happens next for one person, said to the referrer ({pro}: the professional).
+NEXT_STEP = {
+    IntroMethod.REFERRER_INTRODUCES: "You'll introduce them to {pro}, by email or a call.",
+    IntroMethod.MENTION_REFERRER: "{pro} will get in touch and mention you.",
+    IntroMethod.DRAFT_FOR_REFERRER: "{pro} will send you a short introduction to forward.",
+    IntroMethod.MEET_TOGETHER: "{pro} will suggest a time for the three of you to meet.",
+}
+
+# The same, in the professional's own voice (the thank-you email is signed by them).
+NEXT_STEP_FIRST_PERSON = {
+    IntroMethod.REFERRER_INTRODUCES: "You'll introduce us, by email or a call. Copy me in.",
+    IntroMethod.MENTION_REFERRER: "I'll get in touch and mention you.",
+    IntroMethod.DRAFT_FOR_REFERRER: "I'll send you a short introduction to forward.",
+    IntroMethod.MEET_TOGETHER: "I'll suggest a time for the three of us to meet.",
+}
+
+UPDATES_PROMISE = {
+    UpdatePreference.EVERY_STEP: "{pro} will tell you how it goes, step by step.",
+    UpdatePreference.MILESTONES: "{pro} will tell you about the milestones, like a first meeting "
+    "and how it turns out.",
+    UpdatePreference.NONE: "You asked for no updates, so {pro} won't send any.",
+}
+
+UPDATES_PROMISE_FIRST_PERSON = {
+    UpdatePreference.EVERY_STEP: "I'll tell you how it goes, step by step.",
+    UpdatePreference.MILESTONES: "I'll tell you about the milestones, like a first meeting "
+    "and how it turns out.",
+    UpdatePreference.NONE: "You asked for no updates, so I won't send any.",
+}
+
+
+def first_name(user: User) -> str:
+    """How the professional is called in running text: "Dana"."""
+    name = user.name.strip()
+    return name.split()[0] if name else name
+
+
+def say_this(user: User) -> str:
+    """The professional's one line as a whole sentence a referrer can repeat.
+
+    "helps dental practices cut their tax bill" reads as "Dana Reyes helps ...";
+    a value proposition written as a full sentence is left as it is.
+    """
+    line = (user.value_proposition or "").strip()
+    if not line:
+        return ""
+    if line[0].islower():
+        line = f"{user.name} {line}"
+    return line if line[-1] in ".!?" else f"{line}."
+
+
+def count_words(n: int) -> str:
+    """2 → "two": the ask reads as a sentence, not a form."""
+    return _NUMBERS[n] if 0 <= n < len(_NUMBERS) else str(n)
+
+
+def the_ask(count: int, pro: str) -> str:
+    """The explicit ask: people already talked to, not anyone they might know."""
+    if count <= 1:
+        return f"Who's the one person you've already talked to about working with {pro}?"
+    people = f"{count_words(count)} people"
+    return f"Who are the {people} you've already talked to about working with {pro}?"

@@ -53,6 +53,7 @@ def live_server(app):
 def phone(browser):
     """A page in a phone-sized context (390 x 844, touch)."""
     context = browser.new_context(**PHONE)
+    context.set_default_timeout(10_000)
     yield context.new_page()
     context.close()
 
@@ -60,6 +61,7 @@ def phone(browser):
 @pytest.fixture
 def desktop(browser):
     context = browser.new_context(**DESKTOP)
+    context.set_default_timeout(10_000)
     yield context.new_page()
     context.close()
 
@@ -68,5 +70,6 @@ def desktop(browser):
 def no_js(browser):
     """A phone-sized page with JavaScript disabled."""
     context = browser.new_context(java_script_enabled=False, **PHONE)
+    context.set_default_timeout(10_000)
     yield context.new_page()
     context.close()

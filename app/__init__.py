@@ -40,17 +40,30 @@ def load_config(app: Flask, test_config: dict | None) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
 
     development = app.debug or app.testing
-    if not app.config.get("SECRET_KEY"):
-        if not development:
-            raise RuntimeError(
-                "SECRET_KEY is not set. Put a long random value in instance/config.py "
-                "or FLASK_SECRET_KEY (make run writes one for development)."
-            )
+    key = app.config.get("SECRET_KEY")
+    if not development and not _is_real_secret(key):
+        raise RuntimeError(
+            "SECRET_KEY is missing or too weak. Put a long random value (32+ characters) "
+            "in instance/config.py or FLASK_SECRET_KEY (make run writes one for development)."
+        )
+    if not key:
         # Debug and tests only: a throwaway key, never a fixed default.
         app.config["SECRET_KEY"] = secrets.token_hex(32)
     if app.config["SESSION_COOKIE_SECURE"] is None:
         app.config["SESSION_COOKIE_SECURE"] = not development
         app.config.setdefault("REMEMBER_COOKIE_SECURE", not development)
+
+
+PLACEHOLDER_SECRETS = {"dev", "secret", "changeme", "change-me", "development", "test", "x"}
+
+
+def _is_real_secret(key) -> bool:
+    """A key someone could guess or copy from an example is no key."""
+    if isinstance(key, str):
+        key = key.encode()
+    if not key:
+        return False
+    return len(key) >= 24 and key.decode(errors="ignore").lower() not in PLACEHOLDER_SECRETS
 
 
 def register_extensions(app: Flask) -> None:

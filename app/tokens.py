@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.orm import joinedload
 
 from .extensions import db
 from .helpers import external_url
@@ -79,7 +80,12 @@ def read_client_link(token: str) -> ClientLink:
     touchpoint_id, version = payload.get("t"), payload.get("v")
     if not isinstance(touchpoint_id, int) or not isinstance(version, int):
         return ClientLink(LinkState.INVALID)
-    touchpoint = db.session.get(Touchpoint, touchpoint_id)
+    # The link pages always need the professional and the contact: one query for all three.
+    touchpoint = db.session.get(
+        Touchpoint,
+        touchpoint_id,
+        options=[joinedload(Touchpoint.user), joinedload(Touchpoint.contact)],
+    )
     if touchpoint is None or version > touchpoint.link_version:
         return ClientLink(LinkState.INVALID)
     if version < touchpoint.link_version or not touchpoint.link_active:

@@ -12,6 +12,23 @@ def test_production_refuses_to_start_without_a_secret_key(monkeypatch, tmp_path)
         create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite"}, str(tmp_path))
 
 
+@pytest.mark.parametrize("weak", ["changeme", "short-key", ""])
+def test_production_refuses_a_weak_secret_key(monkeypatch, tmp_path, weak):
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    monkeypatch.setenv("FLASK_SECRET_KEY", weak)
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite"}, str(tmp_path))
+
+
+def test_production_starts_with_a_real_secret_key(monkeypatch, tmp_path):
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    monkeypatch.setenv("FLASK_SECRET_KEY", "9f2c" * 16)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite"}, str(tmp_path))
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
 def test_environment_overrides_settings(monkeypatch, database_url, tmp_path):
     (tmp_path / "config.py").write_text("MAIL_PORT = 1025\nMAIL_SERVER = 'mail.test'\n")
     monkeypatch.setenv("FLASK_MAIL_PORT", "2525")

@@ -169,3 +169,12 @@ def test_demo_prints_a_working_link_even_after_its_link_was_revoked(runner, ctx)
     _, _, link = run_demo(runner)
 
     assert read_client_link(link.rsplit("/", 1)[1]).state == LinkState.VALID
+
+
+def test_the_demo_sign_in_works_through_the_sign_in_page(runner, client, auth, app):
+    _, password, _ = run_demo(runner)
+    response = auth.login("demo@referloop.test", password)
+    assert response.status_code == 303
+    home = client.get("/")
+    assert home.status_code == 200
+    assert "Priya Shah" in home.get_data(as_text=True)

@@ -31,6 +31,16 @@ def render_page_or_fragment(page: str, fragment: str, status: int = 200, **conte
     return response
 
 
+def paginate(query):
+    """One page of a list query: ``?page=N`` and the PER_PAGE setting, never a 404."""
+    return db.paginate(
+        query,
+        page=request.args.get("page", 1, type=int),
+        per_page=current_app.config["PER_PAGE"],
+        error_out=False,
+    )
+
+
 def owned_or_404(model, ident):
     """The current professional's row of ``model`` with this id, or 404.
 

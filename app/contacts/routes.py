@@ -3,11 +3,11 @@
 from datetime import date
 
 import sqlalchemy as sa
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..extensions import db
-from ..helpers import owned_or_404, render_page_or_fragment
+from ..helpers import owned_or_404, paginate, render_page_or_fragment
 from ..models import Contact, Referral, Touchpoint, TouchpointState
 from ..templating import day
 from . import bp
@@ -22,7 +22,6 @@ DETAIL_LIST_SIZE = 20
 def index():
     """Contacts by name, with active search; htmx gets just the results."""
     q = request.args.get("q", "").strip()[:SEARCH_MAX_LENGTH]
-    page = request.args.get("page", 1, type=int)
     query = sa.select(Contact).where(Contact.user_id == current_user.id)
     if q:
         needle = q.lower()
@@ -35,9 +34,7 @@ def index():
             )
         )
     query = query.order_by(sa.func.lower(Contact.name), Contact.id)
-    contacts = db.paginate(
-        query, page=page, per_page=current_app.config["PER_PAGE"], error_out=False
-    )
+    contacts = paginate(query)
     return render_page_or_fragment(
         "contacts/index.html",
         "contacts/_results.html",

@@ -7,7 +7,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user, login_required
 
 from ..extensions import db
-from ..helpers import owned_or_404
+from ..helpers import owned_or_404, paginate
 from ..models import EmailState, OutboundEmail, utcnow
 from . import bp
 
@@ -32,12 +32,7 @@ def index():
     else:
         state = ""
     query = query.order_by(OutboundEmail.created_at.desc(), OutboundEmail.id.desc())
-    pagination = db.paginate(
-        query,
-        page=request.args.get("page", 1, type=int),
-        per_page=current_app.config["PER_PAGE"],
-        error_out=False,
-    )
+    pagination = paginate(query)
     return render_template(
         "outbox/index.html",
         pagination=pagination,

@@ -6,12 +6,12 @@ from datetime import date
 from urllib.parse import quote
 
 import sqlalchemy as sa
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.orm import contains_eager
 
 from ..extensions import db
-from ..helpers import is_htmx, owned_or_404, render_page_or_fragment
+from ..helpers import is_htmx, owned_or_404, paginate, render_page_or_fragment
 from ..models import Contact, Touchpoint, TouchpointState
 from ..tokens import client_link_url
 from . import bp
@@ -72,12 +72,7 @@ def index():
         .where(Touchpoint.user_id == current_user.id, condition)
         .order_by(*order)
     )
-    pagination = db.paginate(
-        query,
-        page=request.args.get("page", 1, type=int),
-        per_page=current_app.config["PER_PAGE"],
-        error_out=False,
-    )
+    pagination = paginate(query)
     return render_template(
         "touchpoints/index.html",
         pagination=pagination,

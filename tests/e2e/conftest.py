@@ -49,6 +49,29 @@ def live_server(app):
     thread.join(timeout=5)
 
 
+MODES = {
+    "phone": PHONE,
+    "desktop": DESKTOP,
+    "no-javascript": {"java_script_enabled": False, **PHONE},
+}
+
+
+@pytest.fixture
+def open_page(browser):
+    """Pages in fresh contexts (own cookies): ``open_page("phone")``."""
+    contexts = []
+
+    def _open(mode: str):
+        context = browser.new_context(**MODES[mode])
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield _open
+    for context in contexts:
+        context.close()
+
+
 @pytest.fixture
 def phone(browser):
     """A page in a phone-sized context (390 x 844, touch)."""

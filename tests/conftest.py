@@ -17,6 +17,7 @@ from email import message_from_bytes, policy
 
 import pytest
 import sqlalchemy as sa
+from flask import g
 
 from app import create_app
 from app.extensions import db
@@ -78,6 +79,11 @@ def app_config(database_url) -> dict:
 def app(app_config, instance_path):
     """A fresh app on empty tables."""
     app = create_app(app_config, instance_path)
+    # Requests made while a test holds an app context (the ``ctx`` fixture) reuse
+    # it, and with it ``g``, where Flask-Login caches the signed-in user. In
+    # production every request has its own ``g``: start each one empty here too,
+    # before any other hook runs.
+    app.before_request_funcs.setdefault(None, []).insert(0, _fresh_g)
     with app.app_context():
         _empty_tables()
     yield app
@@ -85,6 +91,11 @@ def app(app_config, instance_path):
         db.session.remove()
         _empty_tables()
         db.engine.dispose()
+
+
+def _fresh_g() -> None:
+    for name in list(vars(g)):
+        delattr(g, name)
 
 
 def _empty_tables() -> None:

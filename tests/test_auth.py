@@ -231,3 +231,11 @@ def test_users_create_refuses_bad_input(app, runner, email, password, message):
     assert message in result.output
     with app.app_context():
         assert count_rows(User) == 0
+
+
+def test_a_second_browser_is_not_signed_in_by_the_first(app, signed_in):
+    """Each client has its own session: signing in one signs in nothing else."""
+    stranger = app.test_client()
+    response = stranger.get("/contacts/")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]

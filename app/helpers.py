@@ -31,11 +31,17 @@ def render_page_or_fragment(page: str, fragment: str, status: int = 200, **conte
     return response
 
 
+# Beyond these, numbers from a URL cannot be ours (and overflow a 64-bit integer column).
+MAX_PAGE = 1_000_000
+MAX_ID = 2**63 - 1
+
+
 def paginate(query):
     """One page of a list query: ``?page=N`` and the PER_PAGE setting, never a 404."""
+    page = request.args.get("page", 1, type=int)
     return db.paginate(
         query,
-        page=request.args.get("page", 1, type=int),
+        page=min(max(page, 1), MAX_PAGE),
         per_page=current_app.config["PER_PAGE"],
         error_out=False,
     )
@@ -49,6 +55,8 @@ def owned_or_404(model, ident):
     try:
         ident = int(ident)
     except (TypeError, ValueError):
+        abort(404)
+    if not 1 <= ident <= MAX_ID:
         abort(404)
     row = db.session.scalar(
         sa.select(model).where(model.id == ident, model.user_id == current_user.id)

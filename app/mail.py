@@ -110,7 +110,8 @@ def _mailbox(addr_spec: str, display_name: str = "", *, role: str = "recipient")
 def build_message(email: OutboundEmail, now: datetime | None = None) -> EmailMessage:
     """The MIME message for one outbox row; the same Message-ID on every attempt.
 
-    Raises InvalidAddress when an address cannot be used as it is.
+    Raises InvalidAddress when the sender, recipient or Message-ID cannot be used
+    as it is; an unusable Reply-To is only left out.
     """
     sender_name, sender_addr = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
     message_id = email.message_id or ""
@@ -120,7 +121,11 @@ def build_message(email: OutboundEmail, now: datetime | None = None) -> EmailMes
     message["From"] = _mailbox(sender_addr, sender_name, role="sender")
     message["To"] = _mailbox(email.to_email, email.to_name)
     if email.reply_to:
-        message["Reply-To"] = _mailbox(email.reply_to, role="Reply-To")
+        # Replies are a convenience: an unusable Reply-To is left out, the email still goes.
+        try:
+            message["Reply-To"] = _mailbox(email.reply_to, role="Reply-To")
+        except InvalidAddress as exc:
+            current_app.logger.warning("Outbox email %s: Reply-To left out: %s", email.id, exc)
     message["Subject"] = header_safe(email.subject, 255)
     message["Date"] = format_datetime(now or utcnow(), usegmt=True)
     message["Message-ID"] = message_id

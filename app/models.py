@@ -178,14 +178,30 @@ class User(UserMixin, db.Model):
     def is_locked(self, now: datetime | None = None) -> bool:
         return self.locked_until is not None and self.locked_until > (now or utcnow())
 
-    def record_failed_login(self) -> None:
-        """Count a wrong password; lock the account after too many in a row."""
-        self.failed_logins += 1
-        if self.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:
-            self.locked_until = utcnow() + timedelta(
-                seconds=current_app.config["LOGIN_LOCKOUT_SECONDS"]
+    @classmethod
+    def record_failed_login(cls, user_id: int) -> None:
+        """Count a wrong password; lock the account after too many in a row.
+
+        Counted by the database in one statement, not read-modify-write in Python,
+        so simultaneous guesses cannot lose counts and slip past the lockout. The
+        caller commits.
+        """
+        config = current_app.config
+        failures = db.session.scalar(
+            sa.update(cls)
+            .where(cls.id == user_id)
+            .values(failed_logins=cls.failed_logins + 1)
+            .returning(cls.failed_logins)
+        )
+        if failures is not None and failures >= config["LOGIN_MAX_FAILURES"]:
+            db.session.execute(
+                sa.update(cls)
+                .where(cls.id == user_id)
+                .values(
+                    failed_logins=0,
+                    locked_until=utcnow() + timedelta(seconds=config["LOGIN_LOCKOUT_SECONDS"]),
+                )
             )
-            self.failed_logins = 0
 
     def record_successful_login(self) -> None:
         self.failed_logins = 0

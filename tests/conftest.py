@@ -13,11 +13,18 @@ from __future__ import annotations
 import os
 import re
 import socket
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from contextlib import contextmanager
 from email import message_from_bytes, policy
+from http.cookiejar import CookieJar
 
 import pytest
 import sqlalchemy as sa
 from flask import g
+from werkzeug.serving import make_server
 
 from app import create_app
 from app.extensions import db
@@ -126,7 +133,11 @@ _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 def csrf_from(response) -> str:
     """The CSRF token a page carries, as a browser would send it back."""
-    match = _CSRF.search(response.get_data(as_text=True))
+    return csrf_from_html(response.get_data(as_text=True))
+
+
+def csrf_from_html(html: str) -> str:
+    match = _CSRF.search(html)
     assert match, "page has no CSRF token"
     return match.group(1)
 
@@ -216,3 +227,41 @@ def count_rows(model, *where) -> int:
 
 
 
+
+
+@contextmanager
+def serving(app):
+    """The app on a threaded werkzeug server on loopback; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class HttpBrowser:
+    """A real HTTP client with its own cookies, for tests that need many at once."""
+
+    def __init__(self):
+        self._opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(CookieJar()), _NoRedirect()
+        )
+
+    def get(self, url: str) -> str:
+        return self._opener.open(url, timeout=30).read().decode()
+
+    def post(self, url: str, fields: dict) -> int:
+        """POST a form; the status code (redirects are not followed)."""
+        data = urllib.parse.urlencode(fields).encode()
+        try:
+            return self._opener.open(urllib.request.Request(url, data=data), timeout=30).status
+        except urllib.error.HTTPError as error:  # 3xx and 4xx arrive as errors here
+            return error.code

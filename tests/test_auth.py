@@ -55,6 +55,7 @@ def test_setup_creates_the_account_signs_in_and_welcomes(app, client):
     [
         ("display_name", "", "Enter your name"),
         ("email", "not-an-email", "Enter an email address like name@example.com."),
+        ("email", "josé@example.com", "plain letters before the @"),
         ("password", "short one", "Use at least 12 characters"),
         ("confirm", "something else entirely", "The two passwords are not the same."),
     ],
@@ -222,6 +223,7 @@ def test_users_create_refuses_an_existing_email(runner, user):
     [
         ("not-an-email", "a long enough password", "EMAIL"),
         ("sam@", "a long enough password", "EMAIL"),
+        ("josé@example.com", "a long enough password", "EMAIL"),
         ("sam@example.com", "too short", "at least"),
     ],
 )
@@ -239,3 +241,45 @@ def test_a_second_browser_is_not_signed_in_by_the_first(app, signed_in):
     response = stranger.get("/contacts/")
     assert response.status_code == 302
     assert "/login" in response.headers["Location"]
+
+
+def test_no_transaction_is_open_while_a_password_is_checked(app, client, user, monkeypatch):
+    """Hashing is slow; on SQLite an open write transaction would stall every writer."""
+    import app.auth.routes as auth_routes
+    from app.extensions import db as database
+
+    seen = []
+    real_check = auth_routes.check_password_hash
+
+    def watching_check(password_hash, password):
+        seen.append(database.session().in_transaction())
+        return real_check(password_hash, password)
+
+    monkeypatch.setattr(auth_routes, "check_password_hash", watching_check)
+    post_form(client, "/login", {"email": "pro@example.com", "password": "wrong password!!"})
+    post_form(client, "/login", {"email": "pro@example.com", "password": "correct horse battery"})
+    assert seen == [False, False]
+
+
+def test_simultaneous_wrong_passwords_are_all_counted(app, user):
+    """Guesses sent at once cannot slip past the lockout by losing counts."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.conftest import HttpBrowser, csrf_from_html, serving
+
+    guesses = app.config["LOGIN_MAX_FAILURES"]
+
+    def guess(base: str) -> int:
+        browser = HttpBrowser()
+        token = csrf_from_html(browser.get(f"{base}/login"))
+        fields = {"csrf_token": token, "email": "pro@example.com", "password": "not it at all"}
+        return browser.post(f"{base}/login", fields)
+
+    with serving(app) as base, ThreadPoolExecutor(max_workers=guesses) as pool:
+        statuses = list(pool.map(guess, [base] * guesses))
+        assert set(statuses) <= {422, 429}
+        right = HttpBrowser()
+        token = csrf_from_html(right.get(f"{base}/login"))
+        fields = {"csrf_token": token, "email": "pro@example.com"}
+        fields["password"] = "correct horse battery"
+        assert right.post(f"{base}/login", fields) == 429

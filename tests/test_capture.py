@@ -217,6 +217,16 @@ def test_revoked_link_shows_no_form(client, touchpoint):
     assert "people-0-name" not in html_of(response)
 
 
+def test_revoked_link_says_to_ask_for_a_new_one_not_that_one_was_sent(client, touchpoint):
+    old = link(touchpoint)
+    touchpoint.revoke_link()
+    db.session.commit()
+    html = html_of(get(client, old))
+    assert "This link no longer works" in html
+    assert "ask Dana for a new link" in html
+    assert "newer link" not in html and "latest message" not in html
+
+
 # Expired links and asking for a fresh one
 
 
@@ -282,6 +292,7 @@ VALIDATION_CASES = {
         "Give an email or a phone number so Dana can reach them.",
     ),
     "bad email": ({"email": "sam@@example"}, "That email address doesn't look right."),
+    "accents before the @": ({"email": "josé@example.org"}, "plain letters before the @"),
     "no consent": ({"consent": None}, "Please confirm they're happy to be contacted."),
 }
 
@@ -437,6 +448,7 @@ def test_htmx_remove_returns_the_rows_only(client, url):
     ("field", "values", "expected"),
     [
         ("email", {"email": "nope@", "phone": ""}, "That email address doesn"),
+        ("email", {"email": "josé@example.org", "phone": ""}, "plain letters before the @"),
         ("name", {"name": "  "}, "Please give their name."),
         ("consent", {"consent": None}, "Please confirm they"),
         ("name", {"name": "Fine Name"}, None),

@@ -82,6 +82,7 @@ def test_a_contact_keeps_everything_that_was_typed(signed_in):
     [
         ("name", "   ", "Enter the contact's name."),
         ("email", "ann.example.net", "Enter an email address like name@example.com."),
+        ("email", "josé@example.net", "plain letters before the @"),
         ("phone", "call me maybe", "Use digits, spaces and + ( ) - only"),
         ("phone", "+1 (2) 3", "at least 6 digits"),
         ("engagement_start", "5 January", "Enter a date like 2027-02-21."),
@@ -172,6 +173,22 @@ def test_the_edit_form_shows_the_saved_values(signed_in, user):
     assert 'value="Eve Edit"' in page
     assert '<option selected value="colleague">Colleague</option>' in page
     assert 'value="30"' in page
+
+
+def test_the_rhythm_is_described_as_an_aim_not_as_planning(signed_in, user):
+    """Nothing plans touchpoints from the rhythm yet: the pages must not promise it."""
+    form = signed_in.get("/contacts/new").get_data(as_text=True)
+    assert "How often you aim to be in touch, in days" in form
+    assert "Leave blank to use your default (every 91 days)" in form
+    assert "Referloop plans only the first touchpoint after delivery" in form
+
+    contact = make_contact(user, name="Rae Rhythm")
+    detail = signed_in.get(f"/contacts/{contact.id}").get_data(as_text=True)
+    assert "<dt>Aim to be in touch</dt>" in detail
+    assert "Every 91 days (your default)" in detail
+    for page in (form, detail):
+        assert "Days between touchpoints" not in page
+        assert "planned by hand" not in page.lower()
 
 
 # Ownership

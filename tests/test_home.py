@@ -86,6 +86,15 @@ def test_settings_are_saved(signed_in, user):
     assert user.rhythm_days is None
 
 
+def test_settings_describe_the_rhythm_as_an_aim_not_as_planning(signed_in):
+    """Nothing plans later touchpoints from the rhythm yet: the page must not promise it."""
+    page = signed_in.get("/settings").get_data(as_text=True)
+    assert "How often you aim to be in touch, in days" in page
+    assert "Referloop plans only the first touchpoint after delivery" in page
+    assert "How often to plan the next ones" not in page
+    assert "Days between later touchpoints" not in page
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [

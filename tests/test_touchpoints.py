@@ -163,7 +163,6 @@ def test_add_a_touchpoint_by_hand_suggests_the_message(signed_in, user, contact)
     url = f"/touchpoints/new?contact_id={contact_id}"
     page = signed_in.get(url).get_data(as_text=True)
     assert 'name="ask_count"' in page and 'value="3"' in page
-    assert 'name="auto_send"' in page and "checked" not in page
 
     due = date.today() + timedelta(days=14)
     response = post(
@@ -182,7 +181,6 @@ def test_add_a_touchpoint_by_hand_suggests_the_message(signed_in, user, contact)
     assert touchpoint.due_on == due
     assert touchpoint.value_offered == "A mini-audit of payroll."
     assert touchpoint.ask_count == 2
-    assert touchpoint.auto_send is False
     assert touchpoint.state == TouchpointState.PLANNED
     assert touchpoint.message == touchpoint.default_message()
     assert "A mini-audit of payroll." in touchpoint.message
@@ -207,6 +205,8 @@ def test_cannot_add_a_touchpoint_to_another_professionals_contact(signed_in, use
         ("2030-01-01", "9", "Ask for between 1 and 5 people."),
         ("2030-01-01", "0", "Ask for between 1 and 5 people."),
         ("2030-01-01", "", "Say how many people to ask for (1 to 5)."),
+        ("0001-01-01", "2", "That date looks mistyped. Check the year."),
+        ("2300-01-01", "2", "That date looks mistyped. Check the year."),
     ],
 )
 def test_new_touchpoint_with_bad_input_keeps_what_was_typed(
@@ -224,6 +224,25 @@ def test_new_touchpoint_with_bad_input_keeps_what_was_typed(
     assert "Quarterly trend note" in html
     assert 'aria-invalid="true"' in html
     assert count_rows(Touchpoint) == 0
+
+
+def test_no_automatic_sending_is_offered_until_something_sends_due_touchpoints(
+    signed_in, contact, touchpoint
+):
+    """Nothing emails due touchpoints yet, so neither form offers it, and a post can't set it."""
+    tp_id = touchpoint.id
+    new_url = f"/touchpoints/new?contact_id={contact.id}"
+    for url in (new_url, f"/touchpoints/{tp_id}"):
+        page = signed_in.get(url).get_data(as_text=True)
+        assert "auto_send" not in page
+        assert "automatically" not in page
+
+    post(
+        signed_in,
+        f"/touchpoints/{tp_id}",
+        {"due_on": "2030-03-04", "ask_count": 2, "message": "Hi", "save": "1", "auto_send": "y"},
+    )
+    assert fresh(Touchpoint, tp_id).auto_send is False
 
 
 # --- The touchpoint page: message and details --------------------------------------------
@@ -250,6 +269,18 @@ def test_edited_message_is_saved(signed_in, touchpoint):
     assert saved.ask_count == 3
     page = signed_in.get(url).get_data(as_text=True)
     assert "My own words." in page
+
+
+def test_an_implausible_due_date_is_not_saved_on_the_touchpoint_page(signed_in, touchpoint):
+    tp_id, due = touchpoint.id, touchpoint.due_on
+    response = post(
+        signed_in,
+        f"/touchpoints/{tp_id}",
+        {"due_on": "0001-01-01", "ask_count": 2, "message": "Hi", "save": "1"},
+    )
+    assert response.status_code == 422
+    assert "That date looks mistyped. Check the year." in response.get_data(as_text=True)
+    assert fresh(Touchpoint, tp_id).due_on == due
 
 
 def test_suggested_wording_is_rebuilt_from_the_value_offered(signed_in, touchpoint):
@@ -343,6 +374,38 @@ def test_email_it_queues_one_email_with_message_and_link_and_marks_sent(
     saved = fresh(Touchpoint, tp_id)
     assert saved.state == TouchpointState.SENT
     assert saved.sent_at is not None
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            "helps dental practices cut their tax bill",
+            "If it helps to pass on: Dana Reyes helps dental practices cut their tax bill.",
+        ),
+        (
+            "I help dental practices cut their tax bill.",
+            "If it helps to pass on: I help dental practices cut their tax bill.",
+        ),
+        ("", None),
+    ],
+)
+def test_the_email_passes_on_the_one_line_as_a_sentence(
+    signed_in, user, touchpoint, line, expected
+):
+    """The same words as the referral form and the thank-you email, never "Dana Reyes I help"."""
+    user.value_proposition = line
+    db.session.commit()
+    url = f"/touchpoints/{touchpoint.id}"
+    post(signed_in, f"{url}/email", page=url)
+    email = db.session.scalar(sa.select(OutboundEmail))
+    for body in (email.body_text, email.body_html):
+        assert "Dana Reyes I help" not in body
+        assert "(Reyes Advisory) I help" not in body
+        if expected:
+            assert expected in body
+        else:
+            assert "If it helps to pass on" not in body
 
 
 def test_emailing_again_is_a_reminder_that_says_when_it_was_first_sent(signed_in, touchpoint):

@@ -25,7 +25,9 @@ users_cli = AppGroup("users", help="Manage professionals' accounts.")
 def create_user(email: str, name: str, business: str, password: str | None) -> None:
     """Create a professional's account that signs in with EMAIL."""
     try:
-        email = normalise_email(validate_email(email, check_deliverability=False).normalized)
+        email = normalise_email(
+            validate_email(email, check_deliverability=False, allow_smtputf8=False).normalized
+        )
     except EmailNotValidError as exc:
         raise click.BadParameter(str(exc), param_hint="EMAIL") from None
     if find_user(email) is not None:

@@ -2,7 +2,9 @@
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length
+
+from ..forms_common import DeliverableEmail
 
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 256  # hashing a megabyte of "password" is a cheap denial of service
@@ -25,7 +27,7 @@ class SetupForm(FlaskForm):
         "Email address",
         validators=[
             DataRequired("Enter your email address."),
-            Email("Enter an email address like name@example.com."),
+            DeliverableEmail("Enter an email address like name@example.com."),
             Length(max=254),
         ],
         filters=[normalise_email],

@@ -15,8 +15,9 @@ from werkzeug.datastructures import MultiDict
 from wtforms import BooleanField, Form, HiddenField, RadioField, StringField, TextAreaField
 from wtforms.fields import EmailField, TelField
 from wtforms.fields.choices import enum_choices, enum_coerce
-from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Length, Optional, Regexp
 
+from ..forms_common import DeliverableEmail
 from ..models import IntroMethod, UpdatePreference
 
 PERSON_PREFIX = "people-{}-"
@@ -45,7 +46,7 @@ class PersonForm(Form):
         validators=[
             Optional(),
             Length(max=254),
-            Email("That email address doesn't look right. Please check it."),
+            DeliverableEmail("That email address doesn't look right. Please check it."),
         ],
         filters=[_strip],
     )

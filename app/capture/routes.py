@@ -236,7 +236,9 @@ def _link_problem(link: ClientLink, token: str):
     """The page for a genuine link that can no longer be used, without the form."""
     context = _page_context(link.touchpoint, token, with_sent=False)
     if link.state is LinkState.REPLACED:
-        return render_template("capture/replaced.html", **context), 410
+        # Revoked with no new link issued: there is no newer message to point to.
+        revoked = not link.touchpoint.link_active
+        return render_template("capture/replaced.html", revoked=revoked, **context), 410
     requested = link.touchpoint.fresh_link_requested_at
     recently_asked = requested is not None and requested > utcnow() - FRESH_LINK_INTERVAL
     return render_template("capture/expired.html", recently_asked=recently_asked, **context), 410

@@ -1,7 +1,6 @@
 """The contact form: who a referral source is, and what was agreed with them."""
 
 import re
-from datetime import date
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -16,7 +15,6 @@ from wtforms import (
 from wtforms.fields.choices import enum_choices, enum_coerce
 from wtforms.validators import (
     DataRequired,
-    Email,
     Length,
     NumberRange,
     Optional,
@@ -24,23 +22,17 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from ..forms_common import DeliverableEmail, in_plausible_range
 from ..models import ContactKind, UpdatePreference
 
 DATE_FORMAT_HELP = "Enter a date like 2027-02-21."
 WHOLE_NUMBER = "Enter a whole number, like 2."
 # Digits with the usual separators; an optional leading + and an extension.
 PHONE = re.compile(r"^\+?[0-9 ().\-/]{6,30}(\s*(x|ext\.?)\s*[0-9]{1,6})?$", re.IGNORECASE)
-EARLIEST = date(1900, 1, 1)
-LATEST = date(2199, 12, 31)
 
 
 def strip(value):
     return value.strip() if isinstance(value, str) else value
-
-
-def _in_plausible_range(form, field) -> None:
-    if field.data is not None and not EARLIEST <= field.data <= LATEST:
-        raise ValidationError("That date looks mistyped. Check the year.")
 
 
 def _enough_digits(form, field) -> None:
@@ -60,7 +52,7 @@ class ContactForm(FlaskForm):
         "Email address",
         validators=[
             Optional(),
-            Email("Enter an email address like name@example.com."),
+            DeliverableEmail("Enter an email address like name@example.com."),
             Length(max=254),
         ],
         filters=[strip],
@@ -88,12 +80,12 @@ class ContactForm(FlaskForm):
     )
     engagement_start = DateField(
         "Engagement started",
-        validators=[Optional(), _in_plausible_range],
+        validators=[Optional(), in_plausible_range],
         invalid_value_message=DATE_FORMAT_HELP,
     )
     delivered_on = DateField(
         "Work delivered",
-        validators=[Optional(), _in_plausible_range],
+        validators=[Optional(), in_plausible_range],
         invalid_value_message=DATE_FORMAT_HELP,
     )
     terms_what_counts = TextAreaField(
@@ -121,7 +113,7 @@ class ContactForm(FlaskForm):
         default=UpdatePreference.EVERY_STEP,
     )
     rhythm_days = IntegerField(
-        "Days between touchpoints",
+        "How often you aim to be in touch, in days",
         validators=[
             Optional(),
             NumberRange(7, 365, "Enter a number of days from 7 to 365, or leave it blank."),

@@ -47,7 +47,7 @@ class SettingsForm(FlaskForm):
         ],
     )
     rhythm_days = IntegerField(
-        "Days between later touchpoints",
+        "How often you aim to be in touch, in days",
         invalid_value_message=WHOLE_NUMBER,
         validators=[
             Optional(),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import current_app
 
+from ..capture.wording import say_this
 from ..mail import queue_email
 from ..models import OutboundEmail, Touchpoint, TouchpointState
 from ..tokens import client_link_url
@@ -70,6 +71,7 @@ def queue_touchpoint_email(touchpoint: Touchpoint) -> OutboundEmail:
         link_days=link_days(),
         sender=user,
         contact=contact,
+        say_this=say_this(user),
     )
     touchpoint.mark_sent()
     return email

@@ -1,8 +1,10 @@
 """Forms for planning and editing a touchpoint."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, IntegerField, SubmitField, TextAreaField
+from wtforms import DateField, IntegerField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
+
+from ..forms_common import in_plausible_range
 
 ASK_MIN, ASK_MAX = 1, 5
 
@@ -22,7 +24,10 @@ class TouchpointForm(FlaskForm):
 
     due_on = DayField(
         "Due date",
-        validators=[InputRequired(message="Choose the day this touchpoint is due.")],
+        validators=[
+            InputRequired(message="Choose the day this touchpoint is due."),
+            in_plausible_range,
+        ],
     )
     value_offered = TextAreaField(
         "What you're offering or delivered",
@@ -35,7 +40,6 @@ class TouchpointForm(FlaskForm):
             NumberRange(min=ASK_MIN, max=ASK_MAX, message="Ask for between 1 and 5 people."),
         ],
     )
-    auto_send = BooleanField("Email it automatically on the due date")
 
 
 class EditTouchpointForm(TouchpointForm):

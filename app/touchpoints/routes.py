@@ -95,7 +95,6 @@ def new():
     form = TouchpointForm(
         due_on=date.today(),
         ask_count=min(max(current_user.ask_count, ASK_MIN), ASK_MAX),
-        auto_send=False,
     )
     if form.validate_on_submit():
         touchpoint = Touchpoint(user=contact.user, contact=contact)
@@ -221,7 +220,6 @@ def _apply_details(form: TouchpointForm, touchpoint: Touchpoint) -> None:
     touchpoint.due_on = form.due_on.data
     touchpoint.value_offered = (form.value_offered.data or "").strip()
     touchpoint.ask_count = form.ask_count.data
-    touchpoint.auto_send = form.auto_send.data
 
 
 def _state_from_timestamps(touchpoint: Touchpoint) -> TouchpointState:

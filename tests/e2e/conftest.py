@@ -73,26 +73,17 @@ def open_page(browser):
 
 
 @pytest.fixture
-def phone(browser):
+def phone(open_page):
     """A page in a phone-sized context (390 x 844, touch)."""
-    context = browser.new_context(**PHONE)
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
+    return open_page("phone")
 
 
 @pytest.fixture
-def desktop(browser):
-    context = browser.new_context(**DESKTOP)
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
+def desktop(open_page):
+    return open_page("desktop")
 
 
 @pytest.fixture
-def no_js(browser):
+def no_js(open_page):
     """A phone-sized page with JavaScript disabled."""
-    context = browser.new_context(java_script_enabled=False, **PHONE)
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
+    return open_page("no-javascript")

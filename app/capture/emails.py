@@ -45,37 +45,40 @@ def queue_referrer_thanks(
 
 def queue_new_referrals(touchpoint: Touchpoint, referrals: list[Referral]) -> OutboundEmail:
     """Tell the professional who was introduced, what they need and how to reach them."""
-    contact, user = touchpoint.contact, touchpoint.user
     count = len(referrals)
     people = "1 person" if count == 1 else f"{count} people"
-    return queue_email(
+    return _queue_to_professional(
         "new_referrals",
-        to_email=user.email,
-        to_name=user.name,
-        reply_to=contact.email if contact.email.strip() else "",
-        subject=f"{contact.name} introduced you to {people}",
-        user_id=user.id,
-        contact_id=contact.id,
-        contact=contact,
-        professional=first_name(user),
+        touchpoint,
+        subject=f"{touchpoint.contact.name} introduced you to {people}",
         referrals=referrals,
-        link=external_url("contacts.detail", contact_id=contact.id),
+        link=external_url("contacts.detail", contact_id=touchpoint.contact_id),
     )
 
 
 def queue_fresh_link_request(touchpoint: Touchpoint) -> OutboundEmail:
     """Tell the professional that a referrer found their link expired and wants a new one."""
+    return _queue_to_professional(
+        "fresh_link_request",
+        touchpoint,
+        subject=f"{touchpoint.contact.name} asked for a new link",
+        touchpoint=touchpoint,
+        link=external_url("touchpoints.detail", touchpoint_id=touchpoint.id),
+    )
+
+
+def _queue_to_professional(template: str, touchpoint: Touchpoint, *, subject: str, **context):
+    """A notice to the professional about one of their contacts; replies go to the contact."""
     contact, user = touchpoint.contact, touchpoint.user
     return queue_email(
-        "fresh_link_request",
+        template,
         to_email=user.email,
         to_name=user.name,
         reply_to=contact.email if contact.email.strip() else "",
-        subject=f"{contact.name} asked for a new link",
+        subject=subject,
         user_id=user.id,
         contact_id=contact.id,
         contact=contact,
         professional=first_name(user),
-        touchpoint=touchpoint,
-        link=external_url("touchpoints.detail", touchpoint_id=touchpoint.id),
+        **context,
     )

@@ -62,13 +62,15 @@ def queue_fresh_link_request(touchpoint: Touchpoint) -> OutboundEmail:
         "fresh_link_request",
         touchpoint,
         subject=f"{touchpoint.contact.name} asked for a new link",
-        touchpoint=touchpoint,
         link=external_url("touchpoints.detail", touchpoint_id=touchpoint.id),
     )
 
 
 def _queue_to_professional(template: str, touchpoint: Touchpoint, *, subject: str, **context):
-    """A notice to the professional about one of their contacts; replies go to the contact."""
+    """A notice to the professional about one of their contacts; replies go to the contact.
+
+    Templates get ``touchpoint``, ``contact`` and ``professional`` besides ``context``.
+    """
     contact, user = touchpoint.contact, touchpoint.user
     return queue_email(
         template,
@@ -80,5 +82,6 @@ def _queue_to_professional(template: str, touchpoint: Touchpoint, *, subject: st
         contact_id=contact.id,
         contact=contact,
         professional=first_name(user),
+        touchpoint=touchpoint,
         **context,
     )

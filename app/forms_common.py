@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
-from wtforms.validators import Email, ValidationError
+from wtforms.validators import Email, Length, Optional, Regexp, ValidationError
 
 EARLIEST = date(1900, 1, 1)
 LATEST = date(2199, 12, 31)
@@ -12,6 +13,30 @@ LATEST = date(2199, 12, 31)
 ACCENTED_LOCAL_PART = (
     "Use an address with plain letters before the @ (accents there can't be delivered)."
 )
+
+
+# Digits with the usual separators; an optional leading + and an extension.
+PHONE = re.compile(r"^\+?[0-9 ().\-/]{6,30}(\s*(x|ext\.?)\s*[0-9]{1,6})?$", re.IGNORECASE)
+
+
+def strip(value):
+    """Filter: surrounding spaces are never part of what someone meant."""
+    return value.strip() if isinstance(value, str) else value
+
+
+def _enough_digits(form, field) -> None:
+    if field.data and sum(ch.isdigit() for ch in field.data) < 6:
+        raise ValidationError("A phone number needs at least 6 digits.")
+
+
+def phone_validators() -> list:
+    """The one rule for a phone number, wherever one is typed (optional field)."""
+    return [
+        Optional(),
+        Length(max=40, message="A phone number has at most 40 characters."),
+        Regexp(PHONE, message="Use digits, spaces and + ( ) - only, like +44 20 7946 0958."),
+        _enough_digits,
+    ]
 
 
 def in_plausible_range(form, field) -> None:

@@ -294,6 +294,8 @@ VALIDATION_CASES = {
     "bad email": ({"email": "sam@@example"}, "That email address doesn't look right."),
     "accents before the @": ({"email": "josé@example.org"}, "plain letters before the @"),
     "no consent": ({"consent": None}, "Please confirm they're happy to be contacted."),
+    # The same phone rule as the professional's contact form.
+    "too few digits": ({"phone": "1 2 3 4 5"}, "A phone number needs at least 6 digits."),
 }
 
 

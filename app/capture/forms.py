@@ -17,7 +17,7 @@ from wtforms.fields import EmailField, TelField
 from wtforms.fields.choices import enum_choices, enum_coerce
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
-from ..forms_common import DeliverableEmail
+from ..forms_common import DeliverableEmail, phone_validators, strip
 from ..models import IntroMethod, UpdatePreference
 
 PERSON_PREFIX = "people-{}-"
@@ -29,17 +29,13 @@ _TYPED_FIELDS = ("name", "email", "phone", "how_known", "need")
 INLINE_FIELDS = frozenset({"name", "email", "phone", "how_known", "need", "consent"})
 
 
-def _strip(value: str | None) -> str | None:
-    return value.strip() if value else value
-
-
 class PersonForm(Form):
     """One person the referrer names: who, how to reach them, and how to be introduced."""
 
     name = StringField(
         "Their name",
         validators=[DataRequired("Please give their name."), Length(max=160)],
-        filters=[_strip],
+        filters=[strip],
     )
     email = EmailField(
         "Email",
@@ -48,19 +44,12 @@ class PersonForm(Form):
             Length(max=254),
             DeliverableEmail("That email address doesn't look right. Please check it."),
         ],
-        filters=[_strip],
+        filters=[strip],
     )
     phone = TelField(
         "Phone",
-        validators=[
-            Optional(),
-            Length(max=40),
-            Regexp(
-                r"^[0-9+()./\-\s]*[0-9][0-9+()./\-\s]*$",
-                message="That phone number doesn't look right. Please check it.",
-            ),
-        ],
-        filters=[_strip],
+        validators=phone_validators(),
+        filters=[strip],
     )
     how_known = StringField("How do you know them?", validators=[Optional(), Length(max=500)])
     need = TextAreaField(

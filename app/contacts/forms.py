@@ -1,6 +1,5 @@
 """The contact form: who a referral source is, and what was agreed with them."""
 
-import re
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -18,28 +17,14 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Optional,
-    Regexp,
     ValidationError,
 )
 
-from ..forms_common import DeliverableEmail, in_plausible_range
+from ..forms_common import DeliverableEmail, in_plausible_range, phone_validators, strip
 from ..models import ContactKind, UpdatePreference
 
 DATE_FORMAT_HELP = "Enter a date like 2027-02-21."
 WHOLE_NUMBER = "Enter a whole number, like 2."
-# Digits with the usual separators; an optional leading + and an extension.
-PHONE = re.compile(r"^\+?[0-9 ().\-/]{6,30}(\s*(x|ext\.?)\s*[0-9]{1,6})?$", re.IGNORECASE)
-
-
-def strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
-def _enough_digits(form, field) -> None:
-    if field.data and sum(ch.isdigit() for ch in field.data) < 6:
-        raise ValidationError("A phone number needs at least 6 digits.")
-
-
 class ContactForm(FlaskForm):
     """A referral source. Only the name is required: details often come later."""
 
@@ -59,12 +44,7 @@ class ContactForm(FlaskForm):
     )
     phone = TelField(
         "Phone",
-        validators=[
-            Optional(),
-            Length(max=40, message="A phone number has at most 40 characters."),
-            Regexp(PHONE, message="Use digits, spaces and + ( ) - only, like +44 20 7946 0958."),
-            _enough_digits,
-        ],
+        validators=phone_validators(),
         filters=[strip],
     )
     kind = SelectField(

@@ -4,11 +4,9 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from ..forms_common import strip
+
 WHOLE_NUMBER = "Enter a whole number, like 90."
-
-
-def strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
 
 
 class SettingsForm(FlaskForm):

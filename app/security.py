@@ -20,7 +20,11 @@ def register_security_headers(app: Flask) -> None:
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "same-origin")
         if request.endpoint == "static":
-            headers["Cache-Control"] = "public, max-age=31536000, immutable"
+            # Versioned URLs (templating.asset_url) never change content; others may.
+            versioned = "v" in request.args
+            headers["Cache-Control"] = (
+                "public, max-age=31536000, immutable" if versioned else "no-cache"
+            )
         else:
             # Signed-in pages and client link pages carry personal data: never cache.
             headers["Cache-Control"] = "no-store"

@@ -1,8 +1,27 @@
-"""Template filters shared by pages and emails."""
+"""Template filters and globals shared by pages and emails."""
 
+import hashlib
+import os
 from datetime import date
 
+from flask import current_app, url_for
 from markupsafe import Markup, escape
+
+_asset_versions: dict[tuple[str, float], str] = {}
+
+
+def asset_url(filename: str) -> str:
+    """A static file's URL with a hash of its content, so it can be cached for good.
+
+    The hash changes whenever the file does, so browsers fetch a new version after
+    a deploy; security.py marks only such versioned URLs as immutable.
+    """
+    path = os.path.join(current_app.static_folder, filename)
+    key = (path, os.path.getmtime(path))
+    if key not in _asset_versions:
+        with open(path, "rb") as file:
+            _asset_versions[key] = hashlib.sha256(file.read()).hexdigest()[:12]
+    return url_for("static", filename=filename, v=_asset_versions[key])
 
 
 def day(value: date | None) -> str:
@@ -27,3 +46,4 @@ def paragraphs(text: str | None) -> Markup:
 def register(app) -> None:
     app.jinja_env.filters["paragraphs"] = paragraphs
     app.jinja_env.filters["day"] = day
+    app.jinja_env.globals["asset_url"] = asset_url

@@ -1,5 +1,7 @@
 """The app factory, settings and the security headers every page carries."""
 
+import re
+
 import pytest
 
 from app import create_app
@@ -45,3 +47,12 @@ def test_every_page_carries_security_headers(client):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "same-origin"
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_static_files_are_cached_for_good_only_under_a_versioned_url(client):
+    page = client.get("/login", follow_redirects=True).get_data(as_text=True)
+    stylesheet = re.search(r'href="(/static/css/app\.css\?v=[0-9a-f]{12})"', page).group(1)
+    with client.get(stylesheet) as versioned:
+        assert "immutable" in versioned.headers["Cache-Control"]
+    with client.get("/static/css/app.css") as plain:
+        assert plain.headers["Cache-Control"] == "no-cache"

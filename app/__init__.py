@@ -86,6 +86,8 @@ def register_blueprints(app: Flask) -> None:
     from .contacts import bp as contacts_bp
     from .main import bp as main_bp
     from .outbox import bp as outbox_bp
+    from .referrals import bp as referrals_bp
+    from .referrers import bp as referrers_bp
     from .touchpoints import bp as touchpoints_bp
 
     app.register_blueprint(main_bp)
@@ -93,7 +95,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(contacts_bp, url_prefix="/contacts")
     app.register_blueprint(touchpoints_bp, url_prefix="/touchpoints")
     app.register_blueprint(outbox_bp, url_prefix="/outbox")
+    app.register_blueprint(referrals_bp, url_prefix="/referrals")
     app.register_blueprint(capture_bp, url_prefix="/r")
+    app.register_blueprint(referrers_bp, url_prefix="/u")
 
 
 def register_errorhandlers(app: Flask) -> None:

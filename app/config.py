@@ -56,5 +56,11 @@ OUTBOX_RETRY_MAX_SECONDS = 6 * 3600
 OUTBOX_LEASE_SECONDS = 300
 OUTBOX_BATCH_SIZE = 100
 
+# Updates to referrers: changes within this window go out as one email.
+REFERRER_UPDATE_WINDOW_SECONDS = 15 * 60
+
+# flask worker: seconds between rounds of send-due and outbox delivery.
+WORKER_INTERVAL_SECONDS = 60
+
 # Lists.
 PER_PAGE = 25

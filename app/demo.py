@@ -21,6 +21,7 @@ from .models import (
     Connection,
     Contact,
     ContactKind,
+    EventKind,
     IntroMethod,
     Referral,
     ReferralEvent,
@@ -28,6 +29,7 @@ from .models import (
     Touchpoint,
     TouchpointState,
     UpdatePreference,
+    UpdateState,
     User,
 )
 from .tokens import client_link_url
@@ -377,7 +379,8 @@ def _referral(
     db.session.add(
         ReferralEvent(
             referral_id=referral.id,
-            kind="created",
+            user_id=user.id,
+            kind=EventKind.CREATED,
             to_status=ReferralStatus.NEW,
             author=contact.name,
             created_at=created,
@@ -389,11 +392,13 @@ def _referral(
         db.session.add(
             ReferralEvent(
                 referral_id=referral.id,
-                kind="status",
+                user_id=user.id,
+                kind=EventKind.STATUS,
                 from_status=status,
                 to_status=new_status,
                 note=note,
                 referrer_message=told,
+                update_state=UpdateState.QUEUED if told else UpdateState.SKIPPED,
                 referrer_told_at=when if told else None,
                 author=user.name,
                 created_at=when,

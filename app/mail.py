@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from flask import current_app, render_template
 
 from .extensions import db
-from .models import EmailState, OutboundEmail, utcnow
+from .models import Contact, EmailState, OutboundEmail, utcnow
 
 # C0 and C1 control characters, line and paragraph separators.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -41,6 +41,19 @@ def header_safe(value: str, limit: int = 200) -> str:
     return " ".join(value.split())[:limit]
 
 
+def render_email(template: str, subject: str, **context) -> tuple[str, str]:
+    """The text and HTML bodies of ``email/<template>``.
+
+    Templates are autoescaped (.html) or plain text (.txt); whatever a client
+    typed stays text in both.
+    """
+    context.setdefault("subject", subject)
+    return (
+        render_template(f"email/{template}.txt", **context),
+        render_template(f"email/{template}.html", **context),
+    )
+
+
 def queue_email(
     template: str,
     *,
@@ -50,16 +63,19 @@ def queue_email(
     user_id: int | None = None,
     contact_id: int | None = None,
     reply_to: str = "",
+    unsubscribe_url: str = "",
+    batch_key: str | None = None,
+    send_after: datetime | None = None,
     **context,
 ) -> OutboundEmail:
     """Render ``email/<template>.txt`` and ``.html`` and add the email to the outbox.
 
-    The caller commits. Templates are autoescaped (.html) or plain text (.txt);
-    whatever a client typed stays text in both.
+    The caller commits. ``unsubscribe_url`` adds the one-click unsubscribe
+    headers (and reaches the templates); ``send_after`` holds the email back.
     """
-    context.setdefault("subject", subject)
-    body_text = render_template(f"email/{template}.txt", **context)
-    body_html = render_template(f"email/{template}.html", **context)
+    body_text, body_html = render_email(
+        template, subject, unsubscribe_url=unsubscribe_url, **context
+    )
     sender_domain = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1].rpartition("@")[2]
     email = OutboundEmail(
         template=template,
@@ -72,6 +88,9 @@ def queue_email(
         message_id=make_msgid(domain=sender_domain or "referloop.localhost"),
         user_id=user_id,
         contact_id=contact_id,
+        unsubscribe_url=unsubscribe_url,
+        batch_key=batch_key,
+        next_attempt_at=send_after or utcnow(),
     )
     db.session.add(email)
     return email
@@ -129,6 +148,10 @@ def build_message(email: OutboundEmail, now: datetime | None = None) -> EmailMes
     message["Subject"] = header_safe(email.subject, 255)
     message["Date"] = format_datetime(now or utcnow(), usegmt=True)
     message["Message-ID"] = message_id
+    if email.unsubscribe_url and not _CONTROL.search(email.unsubscribe_url):
+        # RFC 8058: mail clients offer "unsubscribe", which POSTs to this address.
+        message["List-Unsubscribe"] = f"<{email.unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(email.body_text)
     if email.body_html:
         message.add_alternative(email.body_html, subtype="html")
@@ -257,9 +280,15 @@ def _claim(size: int, now: datetime, exclude: set[int]) -> list[_Claimed]:
         .order_by(OutboundEmail.next_attempt_at, OutboundEmail.id)
         .execution_options(populate_existing=True)
     ).all()
+    unsubscribed = _unsubscribed_contacts(emails)
     batch = []
     for email in emails:
         item = _Claimed(id=email.id, attempts=email.attempts, lease=lease)
+        if email.unsubscribe_url and email.contact_id in unsubscribed:
+            # Queued before they unsubscribed (or retried by hand since): not sent.
+            item.error = "Not sent: the recipient has unsubscribed"
+            batch.append(item)
+            continue
         try:
             item.message = build_message(email, now)
             item.recipient = item.message["To"].addresses[0].addr_spec
@@ -268,6 +297,18 @@ def _claim(size: int, now: datetime, exclude: set[int]) -> list[_Claimed]:
         batch.append(item)
     db.session.commit()
     return batch
+
+
+def _unsubscribed_contacts(emails: list[OutboundEmail]) -> set[int]:
+    """Which of these emails' contacts have unsubscribed, in one query."""
+    ids = {email.contact_id for email in emails if email.unsubscribe_url and email.contact_id}
+    if not ids:
+        return set()
+    return set(
+        db.session.scalars(
+            sa.select(Contact.id).where(Contact.id.in_(ids), Contact.unsubscribed_at.is_not(None))
+        )
+    )
 
 
 def _send_batch(batch: list[_Claimed], report: DeliveryReport, clock) -> bool:

@@ -162,7 +162,9 @@ class User(UserMixin, db.Model):
     # Defaults for the ask and the rhythm.
     ask_count: Mapped[int] = mapped_column(default=2)
     first_touchpoint_days: Mapped[int] = mapped_column(default=90)
-    rhythm_days: Mapped[int | None] = mapped_column(default=91)
+    rhythm_days: Mapped[int | None] = mapped_column(default=91)  # None: no rhythm
+    # A referral with no step for this many days needs attention.
+    attention_days: Mapped[int] = mapped_column(default=14)
     # Throttling of wrong passwords for this account.
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -238,7 +240,8 @@ class Contact(db.Model):
         _enum(UpdatePreference), default=UpdatePreference.EVERY_STEP
     )
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    rhythm_days: Mapped[int | None]  # None: the professional's default
+    # None: the professional's default; 0: no regular touchpoints for this contact.
+    rhythm_days: Mapped[int | None]
     notes: Mapped[str] = mapped_column(sa.Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -248,6 +251,12 @@ class Contact(db.Model):
     @property
     def first_name(self) -> str:
         return self.name.split()[0] if self.name.strip() else self.name
+
+    @property
+    def rhythm(self) -> int | None:
+        """Days between touchpoints for this contact, or None for no rhythm."""
+        days = self.user.rhythm_days if self.rhythm_days is None else self.rhythm_days
+        return days or None
 
     def plan_first_touchpoint(self) -> Touchpoint | None:
         """Plan (or move) the touchpoint that follows delivery.
@@ -309,6 +318,8 @@ class Touchpoint(db.Model):
     __table_args__ = (
         sa.Index("ix_touchpoint_user_state_due", "user_id", "state", "due_on"),
         sa.Index("ix_touchpoint_contact_due", "contact_id", "due_on"),
+        # send-due: planned touchpoints by date, across every professional.
+        sa.Index("ix_touchpoint_state_due", "state", "due_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -411,27 +422,103 @@ class Referral(db.Model):
     )
     value_won: Mapped[Decimal | None] = mapped_column(sa.Numeric(12, 2))
     last_step_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the professional last sent a personal thank-you for this referral
+    # (the automatic one at capture does not count).
+    thanked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     contact: Mapped[Contact] = relationship()
     touchpoint: Mapped[Touchpoint | None] = relationship()
 
+    def change_status(
+        self,
+        status: ReferralStatus,
+        *,
+        author: str,
+        note: str = "",
+        value_won: Decimal | None = None,
+        now: datetime | None = None,
+    ) -> ReferralEvent:
+        """Move the referral to ``status`` and record the step; the caller commits."""
+        now = now or utcnow()
+        event = ReferralEvent(
+            referral=self,
+            user_id=self.user_id,
+            kind=EventKind.STATUS,
+            from_status=self.status,
+            to_status=status,
+            note=note.strip(),
+            author=author,
+            created_at=now,
+        )
+        self.status = status
+        if status == ReferralStatus.WON:
+            self.value_won = value_won
+        self.last_step_at = now
+        db.session.add(event)
+        return event
+
+    def add_note(self, note: str, *, author: str, now: datetime | None = None) -> ReferralEvent:
+        """A private note in the history. It counts as a step; the referrer never sees it."""
+        now = now or utcnow()
+        event = ReferralEvent(
+            referral=self,
+            user_id=self.user_id,
+            kind=EventKind.NOTE,
+            note=note.strip(),
+            author=author,
+            created_at=now,
+        )
+        self.last_step_at = now
+        db.session.add(event)
+        return event
+
+
+class EventKind(enum.StrEnum):
+    CREATED = "created"  # the referrer named the person
+    STATUS = "status"  # a step in the pipeline
+    NOTE = "note"  # a private note
+    THANKS = "thanks"  # a personal thank-you to the referrer
+    HEADS_UP = "heads_up"  # something went wrong; the referrer hears it first
+
+
+class UpdateState(enum.StrEnum):
+    """Whether the referrer hears about an event."""
+
+    NONE = "none"  # nothing to tell (notes, the referral's creation)
+    PENDING = "pending"  # a step worth telling; the professional has not decided yet
+    QUEUED = "queued"  # in an email to the referrer (see ``email_id``)
+    SKIPPED = "skipped"  # the professional chose not to tell, or the preference said not to
+
 
 class ReferralEvent(db.Model):
     """One step in a referral's history, and what (if anything) the referrer was told."""
+
+    __table_args__ = (
+        sa.Index("ix_referral_event_user_kind_created", "user_id", "kind", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     referral_id: Mapped[int] = mapped_column(
         sa.ForeignKey("referral.id", ondelete="CASCADE"), index=True
     )
-    kind: Mapped[str] = mapped_column(sa.String(20))  # created, status, note, thanks
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
+    kind: Mapped[EventKind] = mapped_column(_enum(EventKind, 20))
     from_status: Mapped[ReferralStatus | None] = mapped_column(_enum(ReferralStatus))
     to_status: Mapped[ReferralStatus | None] = mapped_column(_enum(ReferralStatus))
     note: Mapped[str] = mapped_column(sa.Text, default="")  # private to the professional
     referrer_message: Mapped[str] = mapped_column(sa.Text, default="")  # words fit for them
+    update_state: Mapped[UpdateState] = mapped_column(
+        _enum(UpdateState, 10), default=UpdateState.NONE
+    )
     referrer_told_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    email_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("outbound_email.id", ondelete="SET NULL"), index=True
+    )
     author: Mapped[str] = mapped_column(sa.String(160))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    referral: Mapped[Referral] = relationship()
 
 
 class OutboundEmail(db.Model):
@@ -440,13 +527,12 @@ class OutboundEmail(db.Model):
     __table_args__ = (
         sa.Index("ix_outbound_email_state_next", "state", "next_attempt_at"),
         sa.Index("ix_outbound_email_user_created", "user_id", "created_at"),
+        sa.Index("ix_outbound_email_batch_state", "batch_key", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
-    contact_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("contact.id", ondelete="SET NULL")
-    )
+    contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contact.id", ondelete="SET NULL"))
     template: Mapped[str] = mapped_column(sa.String(60))
     to_name: Mapped[str] = mapped_column(sa.String(160), default="")
     to_email: Mapped[str] = mapped_column(sa.String(254))
@@ -455,6 +541,11 @@ class OutboundEmail(db.Model):
     body_text: Mapped[str] = mapped_column(sa.Text)
     body_html: Mapped[str] = mapped_column(sa.Text, default="")
     message_id: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    # Emails to a referrer carry a one-click unsubscribe address (RFC 8058).
+    unsubscribe_url: Mapped[str] = mapped_column(sa.String(1000), default="")
+    # Emails that gather several changes (updates to one referrer) share a key
+    # while queued; later changes join the queued email instead of adding one.
+    batch_key: Mapped[str | None] = mapped_column(sa.String(60))
     state: Mapped[EmailState] = mapped_column(_enum(EmailState), default=EmailState.QUEUED)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

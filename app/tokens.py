@@ -19,9 +19,10 @@ from sqlalchemy.orm import joinedload
 
 from .extensions import db
 from .helpers import external_url
-from .models import Touchpoint
+from .models import Contact, Touchpoint
 
 CLIENT_LINK_SALT = "referloop.client-link.v1"
+UNSUBSCRIBE_SALT = "referloop.unsubscribe.v1"
 
 
 class LinkState(enum.Enum):
@@ -93,3 +94,28 @@ def read_client_link(token: str) -> ClientLink:
     if expired:
         return ClientLink(LinkState.EXPIRED, touchpoint)
     return ClientLink(LinkState.VALID, touchpoint)
+
+
+# Unsubscribe links (RFC 8058 one-click). They never expire: a referrer may use
+# the link in an email from last year, and all it can do is stop email to them.
+
+
+def unsubscribe_token(contact: Contact) -> str:
+    return _serializer(UNSUBSCRIBE_SALT).dumps({"c": contact.id})
+
+
+def unsubscribe_url(contact: Contact) -> str:
+    """The one-click unsubscribe address for every email to this contact."""
+    return external_url("referrers.unsubscribe", token=unsubscribe_token(contact))
+
+
+def read_unsubscribe_token(token: str) -> Contact | None:
+    """The contact an unsubscribe link belongs to, or None for a forged or unknown one."""
+    try:
+        payload = _serializer(UNSUBSCRIBE_SALT).loads(token)
+    except BadSignature:
+        return None
+    contact_id = payload.get("c") if isinstance(payload, dict) else None
+    if not isinstance(contact_id, int):
+        return None
+    return db.session.get(Contact, contact_id, options=[joinedload(Contact.user)])

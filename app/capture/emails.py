@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..helpers import external_url
 from ..mail import queue_email
 from ..models import OutboundEmail, Referral, Touchpoint
+from ..referrers.emails import queue_to_referrer, why_cannot_email
 from .wording import (
     NEXT_STEP_FIRST_PERSON,
     UPDATES_PROMISE_FIRST_PERSON,
@@ -22,18 +23,12 @@ def queue_referrer_thanks(
 ) -> OutboundEmail | None:
     """Thank the referrer at once, unless there is no address or they opted out."""
     contact, user = touchpoint.contact, touchpoint.user
-    if not contact.email.strip() or contact.unsubscribed_at is not None:
+    if why_cannot_email(contact):
         return None
-    return queue_email(
+    return queue_to_referrer(
         "referrer_thanks",
-        to_email=contact.email,
-        to_name=contact.name,
-        reply_to=user.email,
+        contact,
         subject=f"Thank you, {contact.first_name}",
-        user_id=user.id,
-        contact_id=contact.id,
-        contact=contact,
-        sender=user,
         people=[
             (referral, NEXT_STEP_FIRST_PERSON[referral.intro_method]) for referral in referrals
         ],

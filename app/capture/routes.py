@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from ..extensions import db
 from ..helpers import external_url, render_page_or_fragment
 from ..models import (
+    EventKind,
     Referral,
     ReferralEvent,
     ReferralStatus,
@@ -335,7 +336,8 @@ def _save(touchpoint: Touchpoint, form: ReferralForm, named: list[PersonForm], t
     db.session.add_all(
         ReferralEvent(
             referral_id=referral.id,
-            kind="created",
+            user_id=referral.user_id,
+            kind=EventKind.CREATED,
             to_status=ReferralStatus.NEW,
             author=f"{contact.name} (referrer)",
             created_at=now,

@@ -6,7 +6,7 @@ sentences, so every piece stays escaped where it is rendered.
 
 from __future__ import annotations
 
-from ..models import IntroMethod, UpdatePreference, User
+from ..models import IntroMethod, ReferralStatus, UpdatePreference, User
 
 _NUMBERS = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
 
@@ -72,3 +72,57 @@ def the_ask(count: int, pro: str) -> str:
         return f"Who's the one person you've already talked to about working with {pro}?"
     people = f"{count_words(count)} people"
     return f"Who are the {people} you've already talked to about working with {pro}?"
+
+
+# Where a person stands, as their referrer sees it ({pro}: the professional).
+# Internal words ("no response", "not a fit") are softened: the referrer's
+# friend may read over their shoulder.
+REFERRER_STATUS = {
+    ReferralStatus.NEW: "With {pro}",
+    ReferralStatus.CONTACTED: "{pro} has been in touch",
+    ReferralStatus.MEETING_SET: "Meeting arranged",
+    ReferralStatus.WON: "Working with {pro}",
+    ReferralStatus.NOT_A_FIT: "Not the right fit this time",
+    ReferralStatus.NO_RESPONSE: "Waiting to hear back",
+    ReferralStatus.ON_HOLD: "Paused for now",
+}
+
+# The pre-written update for each step, in the professional's voice ({name}: the
+# person's first name). The professional edits it before it goes.
+UPDATE_DRAFTS = {
+    ReferralStatus.NEW: "",
+    ReferralStatus.CONTACTED: "I've been in touch with {name}. Thank you again for putting "
+    "us in contact.",
+    ReferralStatus.MEETING_SET: "{name} and I have a meeting arranged. I'll let you know "
+    "how it goes.",
+    ReferralStatus.WON: "Good news: {name} is now a client. Thank you for trusting me with "
+    "the introduction.",
+    ReferralStatus.NOT_A_FIT: "{name} and I talked it through, and I'm not the right fit for "
+    "what they need right now. Thank you all the same for thinking of me.",
+    ReferralStatus.NO_RESPONSE: "I've reached out to {name} but haven't heard back yet. "
+    "No pressure on them: they can reply whenever it suits.",
+    ReferralStatus.ON_HOLD: "{name} and I have agreed to pick this up again later.",
+}
+
+THANKS_DRAFT = (
+    "Thank you for introducing me to {name}. Introductions like yours are how my practice "
+    "grows, and I don't take them for granted."
+)
+
+HEADS_UP_DRAFT = (
+    "I wanted you to hear this from me first. With {name}, [what happened]. [What I did about it.]"
+)
+
+# Steps a referrer on "milestones only" hears about: the meeting and the outcome.
+MILESTONES = frozenset({ReferralStatus.MEETING_SET, ReferralStatus.WON, ReferralStatus.NOT_A_FIT})
+
+
+def tells_by_default(preference: UpdatePreference, status: ReferralStatus) -> bool:
+    """Whether the referrer's preference asks to hear about a move to ``status``."""
+    if status == ReferralStatus.NEW or preference == UpdatePreference.NONE:
+        return False
+    return preference == UpdatePreference.EVERY_STEP or status in MILESTONES
+
+
+def person_first_name(name: str) -> str:
+    return name.split()[0] if name.strip() else name

@@ -1,6 +1,5 @@
 """The contact form: who a referral source is, and what was agreed with them."""
 
-
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
@@ -25,6 +24,8 @@ from ..models import ContactKind, UpdatePreference
 
 DATE_FORMAT_HELP = "Enter a date like 2027-02-21."
 WHOLE_NUMBER = "Enter a whole number, like 2."
+
+
 class ContactForm(FlaskForm):
     """A referral source. Only the name is required: details often come later."""
 

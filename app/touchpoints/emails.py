@@ -9,8 +9,8 @@ from __future__ import annotations
 from flask import current_app
 
 from ..capture.wording import say_this
-from ..mail import queue_email
 from ..models import OutboundEmail, Touchpoint, TouchpointState
+from ..referrers.emails import queue_to_referrer
 from ..tokens import client_link_url
 
 
@@ -57,21 +57,14 @@ def queue_touchpoint_email(touchpoint: Touchpoint) -> OutboundEmail:
     Both happen in the caller's transaction: the caller commits. Check
     ``why_not_emailable`` first.
     """
-    contact, user = touchpoint.contact, touchpoint.user
-    email = queue_email(
+    email = queue_to_referrer(
         "touchpoint",
-        to_email=contact.email,
-        to_name=contact.name,
-        reply_to=user.email,
+        touchpoint.contact,
         subject=subject_for(touchpoint),
-        user_id=user.id,
-        contact_id=contact.id,
         message=touchpoint.message,
         link=client_link_url(touchpoint),
         link_days=link_days(),
-        sender=user,
-        contact=contact,
-        say_this=say_this(user),
+        say_this=say_this(touchpoint.user),
     )
     touchpoint.mark_sent()
     return email

@@ -1,1 +1,11 @@
-from . import bp  # noqa: F401  (views come with the pipeline pages)
+"""The pipeline pages (being built)."""
+
+from flask_login import login_required
+
+from . import bp
+
+
+@bp.route("/")
+@login_required
+def index():
+    return "Referrals"

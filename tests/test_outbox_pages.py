@@ -211,3 +211,40 @@ def test_outbox_needs_sign_in(client, ctx):
     response = client.get("/outbox/")
     assert response.status_code in (302, 303)
     assert "/login" in response.headers["Location"]
+
+
+def test_an_update_held_for_more_news_can_be_released_early(signed_in, user):
+    email = make_email(
+        user,
+        template="referrer_update",
+        batch_key="referrer-update:1",
+        unsubscribe_url="http://127.0.0.1:5000/u/token",
+        next_attempt_at=utcnow() + timedelta(minutes=14),
+    )
+    email_id = email.id
+    url = f"/outbox/{email_id}"
+    settled()
+    page = signed_in.get(url).get_data(as_text=True)
+    assert "Held until" in page and "One-click unsubscribe link included" in page
+
+    response = post_form(signed_in, f"{url}/send-now", {}, page=url)
+
+    assert response.status_code == 303
+    released = fresh(email_id)
+    assert released.next_attempt_at <= utcnow() and released.batch_key is None
+    settled()
+    page = signed_in.get(url).get_data(as_text=True)
+    assert "next delivery run" in page and "Held until" not in page
+
+
+def test_releasing_an_email_the_sender_already_took_changes_nothing(signed_in, user):
+    lease = utcnow() + timedelta(minutes=5)
+    email = make_email(
+        user, state=EmailState.SENDING, batch_key="referrer-update:1", claimed_until=lease
+    )
+    email_id = email.id
+    url = f"/outbox/{email_id}"
+    settled()
+    post_form(signed_in, f"{url}/send-now", {}, page=url)
+    unchanged = fresh(email_id)
+    assert unchanged.state == EmailState.SENDING and unchanged.batch_key == "referrer-update:1"

@@ -50,6 +50,7 @@ def detail(email_id):
         "outbox/detail.html",
         email=email,
         mail_configured=bool(current_app.config.get("MAIL_SERVER")),
+        now=utcnow(),
     )
 
 
@@ -67,4 +68,24 @@ def retry(email_id):
         email.claimed_until = None
         db.session.commit()
         flash("Queued again: it goes out on the next delivery run.", "success")
+    return redirect(url_for(".detail", email_id=email.id), 303)
+
+
+@bp.post("/<int:email_id>/send-now")
+@login_required
+def send_now(email_id):
+    """Stop holding an update for more news: it goes on the next delivery run."""
+    email = owned_or_404(OutboundEmail, email_id)
+    # Only while it is still waiting: once claimed, the sender owns it.
+    released = db.session.execute(
+        sa.update(OutboundEmail)
+        .where(OutboundEmail.id == email.id, OutboundEmail.state == EmailState.QUEUED)
+        .values(next_attempt_at=utcnow(), batch_key=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if released:
+        flash("It goes out on the next delivery run. Later news starts a new email.", "success")
+    else:
+        flash("This email is no longer waiting, so there was nothing to change.", "info")
     return redirect(url_for(".detail", email_id=email.id), 303)

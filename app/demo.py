@@ -235,6 +235,20 @@ def _seed_contacts(user: User) -> None:
             ],
         )
         kevin.value_won = Decimal("4800.00")
+        kevin.thanked_at = _at(80, 15)
+        db.session.add(
+            ReferralEvent(
+                referral_id=kevin.id,
+                user_id=user.id,
+                kind=EventKind.THANKS,
+                referrer_message="Thank you for introducing me to Kevin. Dinner is on me: "
+                "pick the restaurant.",
+                update_state=UpdateState.QUEUED,
+                referrer_told_at=kevin.thanked_at,
+                author=user.name,
+                created_at=kevin.thanked_at,
+            )
+        )
         _referral(
             user,
             alicia,
@@ -317,6 +331,7 @@ def _seed_contacts(user: User) -> None:
             jordan,
             due_on=today + timedelta(days=30),
             value_offered="Your payroll set-up is reviewed and the two errors are fixed.",
+            auto_send=True,
         )
 
     _contact(

@@ -12,7 +12,11 @@ def register(app: Flask) -> None:
     from .auth.commands import users_cli
     from .demo import demo_command
     from .outbox.commands import outbox_cli
+    from .touchpoints.commands import touchpoints_cli
+    from .worker import worker_command
 
     app.cli.add_command(users_cli)
     app.cli.add_command(outbox_cli)
+    app.cli.add_command(touchpoints_cli)
+    app.cli.add_command(worker_command)
     app.cli.add_command(demo_command)

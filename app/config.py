@@ -59,6 +59,9 @@ OUTBOX_BATCH_SIZE = 100
 # Updates to referrers: changes within this window go out as one email.
 REFERRER_UPDATE_WINDOW_SECONDS = 15 * 60
 
+# touchpoints send-due: touchpoints claimed and queued per transaction.
+SEND_DUE_BATCH_SIZE = 200
+
 # flask worker: seconds between rounds of send-due and outbox delivery.
 WORKER_INTERVAL_SECONDS = 60
 

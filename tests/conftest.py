@@ -226,9 +226,6 @@ def count_rows(model, *where) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
 
 
-
-
-
 @contextmanager
 def serving(app):
     """The app on a threaded werkzeug server on loopback; yields its base URL."""

@@ -609,7 +609,7 @@ def test_reopening_the_link_shows_what_was_sent_and_invites_more(client, url):
     csrf, key = open_form(client, url)
     post(client, url, form_data(csrf, key, person(0, name="Lee Friend")))
     html = html_of(get(client, url))
-    assert "What you've sent so far" in html
+    assert "The people you've introduced" in html
     assert "Lee Friend" in html
     assert 'value="Lee Friend"' not in html  # listed, not editable
     assert "Anyone else you've talked to about working with Dana?" in html

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import signal
+import subprocess
+import sys
+import threading
+import time
 from datetime import date
 from urllib.parse import urlsplit
 
@@ -178,3 +184,123 @@ def test_the_demo_sign_in_works_through_the_sign_in_page(runner, client, auth, a
     home = client.get("/")
     assert home.status_code == 200
     assert "Priya Shah" in home.get_data(as_text=True)
+
+
+# flask worker ------------------------------------------------------------------------
+
+
+def due_automatic_touchpoint() -> int:
+    """A touchpoint due today that sends itself; its id."""
+    from tests.factories import make_contact, make_touchpoint, make_user
+
+    contact = make_contact(make_user(), name="Ann Lee", email="ann@example.net")
+    touchpoint_id = make_touchpoint(contact, auto_send=True).id
+    db.session.rollback()  # end the test's transaction: the worker takes the write lock
+    return touchpoint_id
+
+
+def test_worker_once_plans_queues_and_delivers_in_one_round(runner, ctx, smtp_server, caplog):
+    caplog.set_level(logging.INFO, logger="referloop.worker")
+    touchpoint_id = due_automatic_touchpoint()
+
+    result = runner.invoke(args=["worker", "--once"])
+
+    assert result.exit_code == 0, result.output
+    (message,) = smtp_server.handler.messages
+    assert message["To"].addresses[0].addr_spec == "ann@example.net"
+    assert db.session.get(Touchpoint, touchpoint_id).state == TouchpointState.SENT
+    assert (
+        "Queued 1 touchpoint email; planned 0 next touchpoints. Sent 1, will retry 0, failed 0."
+        in caplog.messages
+    )
+
+
+def test_worker_once_without_a_mail_server_says_the_email_waits(app, runner, ctx, caplog):
+    app.config["MAIL_SERVER"] = None
+    caplog.set_level(logging.INFO, logger="referloop.worker")
+    due_automatic_touchpoint()
+
+    assert runner.invoke(args=["worker", "--once"]).exit_code == 0
+
+    assert any("No SMTP server configured; 1 email waiting" in m for m in caplog.messages)
+
+
+def test_a_failing_round_is_logged_rolled_back_and_the_worker_carries_on(
+    app, ctx, smtp_server, monkeypatch, caplog
+):
+    from sqlalchemy.exc import OperationalError
+
+    from app.touchpoints import commands
+    from app.worker import Worker
+
+    caplog.set_level(logging.INFO, logger="referloop.worker")
+    due_automatic_touchpoint()
+    real_send_due = commands.send_due
+    worker = Worker(interval=0)
+    rounds = []
+
+    def flaky_send_due(today=None):
+        rounds.append(today)
+        if len(rounds) == 1:
+            db.session.add(Contact(user_id=1, name="Half-written"))
+            db.session.flush()
+            raise OperationalError("UPDATE touchpoint ...", {}, Exception("server closed"))
+        worker.stopping = True  # as SIGTERM would: this round is the last
+        return real_send_due(today)
+
+    monkeypatch.setattr(commands, "send_due", flaky_send_due)
+
+    assert worker.run() is True  # the second round succeeded
+
+    assert len(rounds) == 2
+    assert count_rows(Contact, Contact.name == "Half-written") == 0  # rolled back
+    assert len(smtp_server.handler.messages) == 1
+    assert any("Worker round failed" in m for m in caplog.messages)
+
+
+def test_worker_once_exits_1_when_its_round_fails(runner, ctx, monkeypatch):
+    from app.touchpoints import commands
+
+    def broken(today=None):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(commands, "send_due", broken)
+
+    assert runner.invoke(args=["worker", "--once"]).exit_code == 1
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_a_running_worker_stops_cleanly_on_a_signal(database_url, ctx, stop):
+    from tests.test_outbox_concurrency import ROOT, flask_env
+
+    db.session.rollback()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--interval", "60"],
+        cwd=ROOT,
+        env=flask_env(database_url),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stderr), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not any("Queued 0 touchpoint emails" in line for line in lines):
+            assert process.poll() is None, "".join(lines)
+            assert time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.05)
+        stopped_at = time.monotonic()
+        process.send_signal(stop)
+        assert process.wait(timeout=10) == 0
+        assert time.monotonic() - stopped_at < 5  # not the rest of its 60 s wait
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    reader.join(timeout=5)
+    process.stderr.close()
+    log = "".join(lines)
+    assert f"{stop.name} received: stopping after this round." in log
+    assert log.rstrip().endswith("Worker stopped.")
+    assert "Traceback" not in log

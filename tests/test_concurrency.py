@@ -28,9 +28,9 @@ def answer_the_form(url: str, n: int) -> int:
         url,
         {
             "csrf_token": re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1),
-            "submission_key": re.search(
-                r'name="submission_key"[^>]*value="([^"]+)"', page
-            ).group(1),
+            "submission_key": re.search(r'name="submission_key"[^>]*value="([^"]+)"', page).group(
+                1
+            ),
             "people-0-name": f"Person {n}",
             "people-0-email": f"person{n}@example.org",
             "people-0-intro_method": "mention_referrer",
@@ -44,9 +44,7 @@ def answer_the_form(url: str, n: int) -> int:
 def test_simultaneous_submissions_all_succeed_and_each_is_saved_once(app):
     with app.app_context():
         user = make_user()
-        links = [
-            client_link_token(make_touchpoint(make_contact(user))) for _ in range(REFERRERS)
-        ]
+        links = [client_link_token(make_touchpoint(make_contact(user))) for _ in range(REFERRERS)]
     with serving(app) as base, ThreadPoolExecutor(max_workers=REFERRERS) as pool:
         urls = [f"{base}/r/{token}" for token in links]
         statuses = list(pool.map(answer_the_form, urls, range(REFERRERS)))

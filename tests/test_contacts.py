@@ -175,20 +175,23 @@ def test_the_edit_form_shows_the_saved_values(signed_in, user):
     assert 'value="30"' in page
 
 
-def test_the_rhythm_is_described_as_an_aim_not_as_planning(signed_in, user):
-    """Nothing plans touchpoints from the rhythm yet: the pages must not promise it."""
+def test_the_rhythm_choice_is_offered_and_shown_on_the_contact(signed_in, user):
     form = signed_in.get("/contacts/new").get_data(as_text=True)
-    assert "How often you aim to be in touch, in days" in form
-    assert "Leave blank to use your default (every 91 days)" in form
-    assert "Referloop plans only the first touchpoint after delivery" in form
+    assert "Regular touchpoints" in form
+    assert "Your default (every 91 days)" in form
+    assert "No regular touchpoints" in form
 
-    contact = make_contact(user, name="Rae Rhythm")
-    detail = signed_in.get(f"/contacts/{contact.id}").get_data(as_text=True)
-    assert "<dt>Aim to be in touch</dt>" in detail
-    assert "Every 91 days (your default)" in detail
-    for page in (form, detail):
-        assert "Days between touchpoints" not in page
-        assert "planned by hand" not in page.lower()
+    default = make_contact(user, name="Rae Default")
+    own = make_contact(user, name="Rae Own", rhythm_days=30)
+    none = make_contact(user, name="Rae None", rhythm_days=0)
+    expected = {
+        default.id: "Every 91 days (your default)",
+        own.id: "Every 30 days",
+        none.id: "No regular touchpoints",
+    }
+    for contact_id, words in expected.items():
+        detail = signed_in.get(f"/contacts/{contact_id}").get_data(as_text=True)
+        assert words in detail
 
 
 # Ownership

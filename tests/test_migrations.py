@@ -33,9 +33,7 @@ def empty_database_url(tmp_path):
     admin.dispose()
 
 
-def test_migrations_upgrade_downgrade_upgrade_on_a_populated_database(
-    empty_database_url, tmp_path
-):
+def test_migrations_upgrade_downgrade_upgrade_on_a_populated_database(empty_database_url, tmp_path):
     from tests.factories import make_contact, make_referral, make_touchpoint, make_user
 
     app = create_app(base_config(empty_database_url), str(tmp_path))

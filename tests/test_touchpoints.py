@@ -226,23 +226,78 @@ def test_new_touchpoint_with_bad_input_keeps_what_was_typed(
     assert count_rows(Touchpoint) == 0
 
 
-def test_no_automatic_sending_is_offered_until_something_sends_due_touchpoints(
-    signed_in, contact, touchpoint
-):
-    """Nothing emails due touchpoints yet, so neither form offers it, and a post can't set it."""
+def test_a_touchpoint_can_be_set_to_email_itself_on_its_due_date(signed_in, contact):
+    url = f"/touchpoints/new?contact_id={contact.id}"
+    page = signed_in.get(url).get_data(as_text=True)
+    assert "Email it automatically on the due date" in page
+    assert 'aria-describedby="auto_send-hint"' in page
+    assert "It needs Ann's email address (ann@example.net)" in page
+    assert "You can still send it yourself" in page
+
+    due = date.today() + timedelta(days=10)
+    response = post(signed_in, url, {"due_on": due.isoformat(), "ask_count": 2, "auto_send": "y"})
+
+    assert response.status_code == 303
+    touchpoint = db.session.scalar(sa.select(Touchpoint))
+    assert touchpoint.auto_send is True
+    detail = signed_in.get(response.headers["Location"]).get_data(as_text=True)
+    assert f'Sends automatically on <time datetime="{due.isoformat()}">' in detail
+    assert re.search(r'<input[^>]*checked[^>]*name="auto_send"', detail)
+    upcoming = signed_in.get("/touchpoints/?show=upcoming").get_data(as_text=True)
+    assert "Sends automatically on" in upcoming
+
+
+def test_unticking_the_box_turns_automatic_sending_off(signed_in, contact):
+    touchpoint = make_touchpoint(contact, due_on=date.today(), auto_send=True)
     tp_id = touchpoint.id
-    new_url = f"/touchpoints/new?contact_id={contact.id}"
-    for url in (new_url, f"/touchpoints/{tp_id}"):
-        page = signed_in.get(url).get_data(as_text=True)
-        assert "auto_send" not in page
-        assert "automatically" not in page
+    page = signed_in.get(f"/touchpoints/{tp_id}").get_data(as_text=True)
+    assert "Sends automatically today" in page
+    assert "Sends automatically today" in signed_in.get("/touchpoints/").get_data(as_text=True)
 
     post(
         signed_in,
         f"/touchpoints/{tp_id}",
-        {"due_on": "2030-03-04", "ask_count": 2, "message": "Hi", "save": "1", "auto_send": "y"},
+        {"due_on": date.today().isoformat(), "ask_count": 2, "message": "Hi", "save": "1"},
     )
+
     assert fresh(Touchpoint, tp_id).auto_send is False
+    page = signed_in.get(f"/touchpoints/{tp_id}").get_data(as_text=True)
+    assert "Sends automatically" not in page
+    assert "Off: it goes when you send it." in page
+
+
+@pytest.mark.parametrize(
+    ("change", "explanation"),
+    [
+        ({"email": ""}, "There is no email address for Ann Lee."),
+        ({"unsubscribed_at": utcnow()}, "Ann Lee asked not to get emails from Referloop"),
+    ],
+)
+def test_a_touchpoint_that_cannot_email_itself_says_why(signed_in, contact, change, explanation):
+    for key, value in change.items():
+        setattr(contact, key, value)
+    db.session.commit()
+    tp_id = make_touchpoint(contact, due_on=date.today() + timedelta(days=5), auto_send=True).id
+
+    for url in (f"/touchpoints/{tp_id}", "/touchpoints/?show=upcoming"):
+        html = signed_in.get(url).get_data(as_text=True)
+        assert "Won't be sent automatically." in html
+        assert explanation in html
+        assert "Sends automatically on" not in html
+
+
+def test_an_overdue_automatic_touchpoint_says_it_goes_with_the_next_run(signed_in, contact):
+    tp_id = make_touchpoint(contact, due_on=days_ago(2), auto_send=True).id
+    html = signed_in.get(f"/touchpoints/{tp_id}").get_data(as_text=True)
+    assert "Set to send automatically: it goes with the next automatic run" in html
+
+
+def test_sent_touchpoints_say_nothing_about_sending_automatically(signed_in, contact):
+    touchpoint = make_touchpoint(contact, auto_send=True)
+    touchpoint.mark_sent()
+    db.session.commit()
+    html = signed_in.get(f"/touchpoints/{touchpoint.id}").get_data(as_text=True)
+    assert "automatically today" not in html and "Automatic email" not in html
 
 
 # --- The touchpoint page: message and details --------------------------------------------
@@ -367,7 +422,12 @@ def test_email_it_queues_one_email_with_message_and_link_and_marks_sent(
     assert email.reply_to == user_email
     assert (email.user_id, email.contact_id) == (user_id, contact_id)
     assert email.state.value == "queued"
-    assert link in email.body_text and link in email.body_html
+    # The same link as the page's, re-signed when queued (its timestamp may differ).
+    sent_link = re.search(r"\S+/r/[\w.-]+", email.body_text).group(0)
+    assert sent_link.rsplit("/r/", 1)[0] == link.rsplit("/r/", 1)[0]
+    assert sent_link in email.body_html
+    sent = read_client_link(token_of(sent_link))
+    assert sent.state == LinkState.VALID and sent.touchpoint.id == tp_id
     assert message.split("\n\n")[1] in email.body_text  # the value paragraph
     assert "Who are the 2 people" in email.body_html
     assert "30 days" in email.body_text

@@ -1,5 +1,9 @@
 """The referrer's side: the signed link, its one-minute form, and the thank-you.
 
+After answering, the same link shows the people the referrer introduced (what
+the professional told them, never private notes) and lets them choose how
+often they hear; an expired link still shows those people, read-only.
+
 Opening a link never submits, consumes or expires anything (mail scanners open
 links too); it at most records when it was first opened. Everything else
 happens on a POST.
@@ -8,14 +12,18 @@ happens on a POST.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from wtforms import RadioField
+from wtforms.fields.choices import enum_choices, enum_coerce
 
 from ..extensions import db
-from ..helpers import external_url, render_page_or_fragment
+from ..helpers import external_url, is_htmx, render_page_or_fragment
 from ..models import (
     EventKind,
     Referral,
@@ -23,9 +31,11 @@ from ..models import (
     ReferralStatus,
     Touchpoint,
     TouchpointState,
+    UpdatePreference,
+    UpdateState,
     utcnow,
 )
-from ..tokens import ClientLink, LinkState, read_client_link
+from ..tokens import ClientLink, LinkState, read_client_link, unsubscribe_token
 from . import bp
 from .emails import queue_fresh_link_request, queue_new_referrals, queue_referrer_thanks
 from .forms import (
@@ -35,12 +45,48 @@ from .forms import (
     field_from_trigger,
     person_forms,
 )
-from .wording import NEXT_STEP, UPDATES_PROMISE, first_name, say_this, the_ask
+from .wording import (
+    NEXT_STEP,
+    REFERRER_STATUS,
+    UPDATES_PROMISE,
+    first_name,
+    say_this,
+    the_ask,
+)
 
 log = logging.getLogger(__name__)
 
 # A referrer who finds their link expired can nudge the professional once a day.
 FRESH_LINK_INTERVAL = timedelta(hours=24)
+
+# The referrer's list of the people they introduced: the most recent ones, newest first.
+INTRODUCED_LIMIT = 50
+
+CHOOSE_UPDATES = "Choose how often you'd like to hear: every step, milestones only, or no updates."
+
+
+class UpdatesForm(FlaskForm):
+    """The one setting a referrer can change from their link: how often they hear back."""
+
+    update_preference = RadioField(
+        "Updates about the people you've introduced",
+        choices=enum_choices(UpdatePreference, label=lambda preference: preference.label),
+        coerce=enum_coerce(UpdatePreference),
+        validate_choice=True,
+    )
+
+
+@dataclass(frozen=True)
+class Introduced:
+    """One person as their referrer sees them: never the professional's private notes."""
+
+    name: str
+    touchpoint_id: int | None
+    introduced_at: datetime
+    status: ReferralStatus  # the latest step the referrer was told about
+    status_text: str
+    message: str  # the latest update they were told, in the professional's words
+    told_at: datetime | None
 
 
 @bp.get("/<token>")
@@ -50,13 +96,7 @@ def form(token):
     if link.state is not LinkState.VALID:
         return _link_problem(link, token)
     touchpoint = link.touchpoint
-    context = _page_context(touchpoint, token)
-    form = ReferralForm(update_preference=touchpoint.contact.update_preference)
-    form.ensure_submission_key()
-    # Someone who already answered is adding to it: one row is enough then.
-    rows = 1 if context["sent"] else max(1, min(touchpoint.ask_count, _max_people()))
-    people = [blank_person(i, context["pro"]) for i in range(rows)]
-    page = render_template("capture/form.html", form=form, people=people, **context)
+    page = _form_page(touchpoint, token)
     if request.method == "GET" and touchpoint.first_opened_at is None:
         _record_first_open(touchpoint.id)
     return page
@@ -69,7 +109,8 @@ def submit(token):
     if link.state is not LinkState.VALID:
         return _link_problem(link, token)
     touchpoint = link.touchpoint
-    context = _page_context(touchpoint, token)
+    # The list of people is loaded only for pages that show it (see _with_people).
+    context = _page_context(touchpoint, token, with_people=False)
     pro = context["pro"]
     form = ReferralForm()
     form.ensure_submission_key()
@@ -94,7 +135,7 @@ def submit(token):
     if named is None:
         errors = _error_summary(form, people)
         html = render_template(
-            "capture/form.html", form=form, people=people, errors=errors, **context
+            "capture/form.html", form=form, people=people, errors=errors, **_with_people(context)
         )
         return html, 422
 
@@ -165,7 +206,7 @@ def thanks(token):
     ).all()
     if not referrals:
         return redirect(url_for(".form", token=token), 303)
-    context = _page_context(touchpoint, token, with_sent=False)
+    context = _page_context(touchpoint, token, with_people=False)
     pro = context["pro"]
     people = [(r, NEXT_STEP[r.intro_method].format(pro=pro)) for r in referrals]
     updates = UPDATES_PROMISE[touchpoint.contact.update_preference].format(pro=pro)
@@ -208,8 +249,41 @@ def fresh_link_requested(token):
         return _link_problem(link, token)
     return render_template(
         "capture/fresh_link_requested.html",
-        **_page_context(link.touchpoint, token, with_sent=False),
+        **_page_context(link.touchpoint, token, with_people=False),
     )
+
+
+@bp.post("/<token>/updates")
+def updates(token):
+    """How often the referrer hears about their people; only a working link can change it."""
+    link = _read_link(token)
+    if link.state is not LinkState.VALID:
+        response = _link_problem(link, token)
+        if is_htmx():
+            # The section cannot show why; reloading shows the expired or replaced page.
+            response = current_app.make_response(response)
+            response.headers["HX-Refresh"] = "true"
+        return response
+    touchpoint = link.touchpoint
+    form = UpdatesForm()
+    if not form.validate():
+        form.update_preference.errors = [CHOOSE_UPDATES]
+        if is_htmx():
+            context = _page_context(touchpoint, token, with_people=False, updates_form=form)
+            return _updates_fragment(context, status=422)
+        return _form_page(touchpoint, token, updates_form=form, status=422)
+    contact = touchpoint.contact
+    contact.update_preference = form.update_preference.data
+    db.session.commit()
+    pro = first_name(touchpoint.user)
+    saved = f"Saved. {UPDATES_PROMISE[contact.update_preference].format(pro=pro)}"
+    if is_htmx():
+        context = _page_context(touchpoint, token, with_people=False)
+        return _updates_fragment(context, saved=saved)
+    flash(saved, "success")
+    response = redirect(url_for(".form", token=token), 303)
+    response.vary.add("HX-Request")
+    return response
 
 
 # Helpers
@@ -234,43 +308,165 @@ def _usable_touchpoint(token: str) -> Touchpoint | None:
 
 
 def _link_problem(link: ClientLink, token: str):
-    """The page for a genuine link that can no longer be used, without the form."""
-    context = _page_context(link.touchpoint, token, with_sent=False)
+    """The page for a genuine link that can no longer be used, without the form.
+
+    An expired link still shows how the referrer's people are doing (update
+    emails link here long after the form closed); a replaced or revoked one
+    shows nothing of them: the professional switched it off on purpose.
+    """
     if link.state is LinkState.REPLACED:
+        context = _page_context(link.touchpoint, token, with_people=False)
         # Revoked with no new link issued: there is no newer message to point to.
         revoked = not link.touchpoint.link_active
         return render_template("capture/replaced.html", revoked=revoked, **context), 410
+    context = _page_context(link.touchpoint, token)
     requested = link.touchpoint.fresh_link_requested_at
     recently_asked = requested is not None and requested > utcnow() - FRESH_LINK_INTERVAL
     return render_template("capture/expired.html", recently_asked=recently_asked, **context), 410
 
 
-def _page_context(touchpoint: Touchpoint, token: str, *, with_sent: bool = True) -> dict:
-    """What every referrer page shows: whose link it is, in their words."""
-    user = touchpoint.user
+def _page_context(
+    touchpoint: Touchpoint,
+    token: str,
+    *,
+    with_people: bool = True,
+    updates_form: UpdatesForm | None = None,
+) -> dict:
+    """What every referrer page shows: whose link it is, in their words.
+
+    ``with_people`` adds the people the contact introduced (see ``_with_people``).
+    """
+    user, contact = touchpoint.user, touchpoint.contact
     pro = first_name(user)
-    sent = []
-    if with_sent:
-        sent = db.session.scalars(
-            sa.select(Referral)
-            .where(Referral.touchpoint_id == touchpoint.id)
-            .order_by(Referral.created_at, Referral.position)
-        ).all()
-    return {
+    if updates_form is None:
+        # formdata=None: never read another form's POST as this one.
+        updates_form = UpdatesForm(formdata=None, update_preference=contact.update_preference)
+    context = {
         "token": token,
         "touchpoint": touchpoint,
-        "contact": touchpoint.contact,
+        "contact": contact,
         "user": user,
         "pro": pro,
         "say_this": say_this(user),
         "ask": the_ask(touchpoint.ask_count, pro),
-        "sent": sent,
         "max_people": _max_people(),
+        "updates_form": updates_form,
+        "updates_promise": UPDATES_PROMISE[contact.update_preference].format(pro=pro),
+        # An unsubscribed referrer gets no updates whatever they choose: say so, and
+        # where to undo it.
+        "resubscribe_url": (
+            url_for("referrers.unsubscribe_page", token=unsubscribe_token(contact))
+            if contact.unsubscribed_at is not None
+            else ""
+        ),
     }
+    return _with_people(context) if with_people else context
+
+
+def _with_people(context: dict) -> dict:
+    """Add the people the contact introduced, through any of their links, and whether
+    this link was answered (then the form only asks for anyone else)."""
+    if "introduced" in context:
+        return context
+    touchpoint = context["touchpoint"]
+    introduced, more = introduced_by(touchpoint.contact_id, touchpoint.user_id, context["pro"])
+    answered = bool(introduced) and (
+        touchpoint.answered_at is not None
+        or any(person.touchpoint_id == touchpoint.id for person in introduced)
+    )
+    return {**context, "introduced": introduced, "more_introduced": more, "answered": answered}
+
+
+def introduced_by(contact_id: int, user_id: int, pro: str) -> tuple[list[Introduced], bool]:
+    """The people a contact introduced, newest first, as the referrer may see them.
+
+    Two queries whatever the number of people: the people, then only the events
+    the referrer was told about (update_state QUEUED). A step the professional
+    did not tell stays invisible: the status shown is the latest one told, or
+    "with <pro>" when none was. Private notes are never read. The second value
+    says whether there are more people than the list shows.
+    """
+    rows = db.session.execute(
+        sa.select(Referral.id, Referral.name, Referral.touchpoint_id, Referral.created_at)
+        .where(Referral.contact_id == contact_id, Referral.user_id == user_id)
+        .order_by(Referral.created_at.desc(), Referral.id.desc())
+        .limit(INTRODUCED_LIMIT + 1)
+    ).all()
+    more = len(rows) > INTRODUCED_LIMIT
+    rows = rows[:INTRODUCED_LIMIT]
+    if not rows:
+        return [], False
+    told = db.session.execute(
+        sa.select(
+            ReferralEvent.referral_id,
+            ReferralEvent.kind,
+            ReferralEvent.to_status,
+            ReferralEvent.referrer_message,
+            ReferralEvent.referrer_told_at,
+            ReferralEvent.created_at,
+        )
+        .where(
+            ReferralEvent.referral_id.in_([row.id for row in rows]),
+            ReferralEvent.user_id == user_id,
+            ReferralEvent.update_state == UpdateState.QUEUED,
+        )
+        .order_by(ReferralEvent.created_at, ReferralEvent.id)
+    ).all()
+    # Oldest to newest: a later event replaces what an earlier one said.
+    status: dict[int, ReferralStatus] = {}
+    latest: dict[int, tuple[str, datetime]] = {}
+    for event in told:
+        if event.kind == EventKind.STATUS and event.to_status is not None:
+            status[event.referral_id] = event.to_status
+        if event.referrer_message.strip():
+            latest[event.referral_id] = (
+                event.referrer_message,
+                event.referrer_told_at or event.created_at,
+            )
+    people = []
+    for row in rows:
+        step = status.get(row.id, ReferralStatus.NEW)
+        message, told_at = latest.get(row.id, ("", None))
+        people.append(
+            Introduced(
+                name=row.name,
+                touchpoint_id=row.touchpoint_id,
+                introduced_at=row.created_at,
+                status=step,
+                status_text=REFERRER_STATUS[step].format(pro=pro),
+                message=message,
+                told_at=told_at,
+            )
+        )
+    return people, more
+
+
+def _form_page(
+    touchpoint: Touchpoint, token: str, *, updates_form: UpdatesForm | None = None, status=200
+):
+    """The link's page: the people introduced so far (if any) and the form for more."""
+    context = _page_context(touchpoint, token, updates_form=updates_form)
+    form = ReferralForm(formdata=None, update_preference=touchpoint.contact.update_preference)
+    form.ensure_submission_key()
+    # Someone who already answered this link is adding to it: one row is enough then.
+    rows = 1 if context["answered"] else max(1, min(touchpoint.ask_count, _max_people()))
+    people = [blank_person(i, context["pro"]) for i in range(rows)]
+    return render_template("capture/form.html", form=form, people=people, **context), status
+
+
+def _updates_fragment(context: dict, *, saved: str = "", status: int = 200):
+    """The "how often you hear" section alone, for htmx."""
+    response = current_app.make_response(
+        (render_template("capture/_updates.html", updates_saved=saved, **context), status)
+    )
+    response.vary.add("HX-Request")
+    return response
 
 
 def _rerender(form: ReferralForm, people: list[PersonForm], context: dict, focus: str):
     """The form again after adding or removing a row: values kept, no error messages."""
+    if not is_htmx():
+        context = _with_people(context)
     return render_page_or_fragment(
         "capture/form.html",
         "capture/_people.html",
@@ -349,6 +545,9 @@ def _save(touchpoint: Touchpoint, form: ReferralForm, named: list[PersonForm], t
         touchpoint.state = TouchpointState.ANSWERED
     touchpoint.answered_at = touchpoint.answered_at or now
     touchpoint.first_opened_at = touchpoint.first_opened_at or now
+    from ..touchpoints.planning import plan_after_answer  # the rhythm: plan the next one
+
+    plan_after_answer(touchpoint)
     contact.update_preference = form.update_preference.data
     queue_referrer_thanks(touchpoint, referrals, external_url("capture.form", token=token))
     queue_new_referrals(touchpoint, referrals)

@@ -5,10 +5,18 @@ from datetime import date
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy.orm import contains_eager
 
 from ..extensions import db
 from ..helpers import owned_or_404, paginate, render_page_or_fragment
-from ..models import Contact, Referral, Touchpoint, TouchpointState
+from ..models import (
+    Contact,
+    EventKind,
+    Referral,
+    ReferralEvent,
+    Touchpoint,
+    TouchpointState,
+)
 from ..templating import day
 from . import bp
 from .forms import ContactForm
@@ -126,7 +134,7 @@ def _save(contact: Contact, delivery_changed: bool):
 @bp.route("/<int:contact_id>")
 @login_required
 def detail(contact_id: int):
-    """A contact's facts, agreed terms, touchpoints and the people they introduced."""
+    """A contact's facts, agreed terms, touchpoints, the people they introduced and thanks."""
     contact = owned_or_404(Contact, contact_id)
     touchpoints = db.session.scalars(
         sa.select(Touchpoint)
@@ -140,6 +148,19 @@ def detail(contact_id: int):
         .order_by(Referral.created_at.desc(), Referral.id.desc())
         .limit(DETAIL_LIST_SIZE)
     ).all()
+    # The personal thank-yous they had, each with the person it was for.
+    thanks = db.session.scalars(
+        sa.select(ReferralEvent)
+        .join(ReferralEvent.referral)
+        .options(contains_eager(ReferralEvent.referral))
+        .where(
+            Referral.contact_id == contact.id,
+            ReferralEvent.user_id == current_user.id,
+            ReferralEvent.kind == EventKind.THANKS,
+        )
+        .order_by(ReferralEvent.created_at.desc(), ReferralEvent.id.desc())
+        .limit(DETAIL_LIST_SIZE)
+    ).all()
     touchpoint_count = _count_if_full(touchpoints, Touchpoint, contact)
     referral_count = _count_if_full(referrals, Referral, contact)
     return render_template(
@@ -149,6 +170,7 @@ def detail(contact_id: int):
         touchpoint_count=touchpoint_count,
         referrals=referrals,
         referral_count=referral_count,
+        thanks=thanks,
     )
 
 

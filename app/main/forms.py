@@ -44,6 +44,14 @@ class SettingsForm(FlaskForm):
             NumberRange(7, 365, "Enter a number of days from 7 to 365."),
         ],
     )
+    attention_days = IntegerField(
+        "A referral needs attention after this many days without a step",
+        invalid_value_message=WHOLE_NUMBER,
+        validators=[
+            InputRequired("Enter a number of days from 1 to 90."),
+            NumberRange(1, 90, "Enter a number of days from 1 to 90."),
+        ],
+    )
     rhythm_days = IntegerField(
         "How often you aim to be in touch, in days",
         invalid_value_message=WHOLE_NUMBER,

@@ -1,7 +1,7 @@
 """Forms for planning and editing a touchpoint."""
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SubmitField, TextAreaField
+from wtforms import BooleanField, DateField, IntegerField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
 
 from ..forms_common import in_plausible_range
@@ -20,7 +20,8 @@ class DayField(DateField):
 
 
 class TouchpointForm(FlaskForm):
-    """A touchpoint added by hand: when, what value, how many names to ask for."""
+    """A touchpoint added by hand: when, what value, how many names to ask for, and
+    whether Referloop emails it by itself on the due date."""
 
     due_on = DayField(
         "Due date",
@@ -40,6 +41,7 @@ class TouchpointForm(FlaskForm):
             NumberRange(min=ASK_MIN, max=ASK_MAX, message="Ask for between 1 and 5 people."),
         ],
     )
+    auto_send = BooleanField("Email it automatically on the due date")
 
 
 class EditTouchpointForm(TouchpointForm):

@@ -79,6 +79,7 @@ def index():
         show=show,
         counts=_list_counts(today),
         today=today,
+        why_not_emailable=why_not_emailable,
     )
 
 
@@ -220,6 +221,7 @@ def _apply_details(form: TouchpointForm, touchpoint: Touchpoint) -> None:
     touchpoint.due_on = form.due_on.data
     touchpoint.value_offered = (form.value_offered.data or "").strip()
     touchpoint.ask_count = form.ask_count.data
+    touchpoint.auto_send = bool(form.auto_send.data)
 
 
 def _state_from_timestamps(touchpoint: Touchpoint) -> TouchpointState:

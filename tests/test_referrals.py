@@ -615,6 +615,21 @@ def test_became_a_client_records_the_value(signed_in, pat):
     assert db.session.get(Referral, other.id).value_won is None
 
 
+def test_the_value_of_a_won_referral_can_be_corrected_without_a_new_step(signed_in, pat):
+    change_status(signed_in, pat, "won", value_won="12500")
+    emails_before = len(emails())
+    response = change_status(signed_in, pat, "won", value_won="14000")
+    assert response.status_code == 303
+    referral = db.session.get(Referral, pat.id)
+    assert referral.value_won == Decimal("14000")
+    kinds = [event.kind for event in events_of(referral)]
+    assert kinds.count(EventKind.STATUS) == 1  # no second "became a client"
+    assert "changed from 12,500.00 to 14,000.00" in events_of(referral)[-1].note
+    assert len(emails()) == emails_before  # a correction tells nobody
+    # The same status with no new value is still refused.
+    assert change_status(signed_in, pat, "won").status_code == 422
+
+
 # The referral's page
 
 

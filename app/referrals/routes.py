@@ -270,6 +270,8 @@ def change_status(referral_id: int):
     db.session.refresh(referral, with_for_update=True)  # one step at a time per referral
     form = StatusForm()
     valid = form.validate_on_submit()
+    if valid and _corrects_value(referral, form):
+        return _correct_value(referral, form.value_won.data)
     if valid and form.status.data == referral.status:
         form.status.errors.append(
             f"{referral.name} is already at “{referral.status.label}”. Choose another "
@@ -314,6 +316,32 @@ def change_status(referral_id: int):
             notice=notice,
             write_anyway=event if _can_write_anyway(contact, event) else None,
         )
+    flash(notice, "success")
+    return _see_other(url_for(".detail", referral_id=referral.id))
+
+
+def _corrects_value(referral: Referral, form: StatusForm) -> bool:
+    """"Became a client" again with a new value: a correction of the value, not a step."""
+    return (
+        referral.status == ReferralStatus.WON
+        and form.status.data == ReferralStatus.WON
+        and form.value_won.data is not None
+        and form.value_won.data != referral.value_won
+    )
+
+
+def _correct_value(referral: Referral, value):
+    """Record the corrected value with a private note saying what it was; nobody is told."""
+    before = "not recorded" if referral.value_won is None else f"{referral.value_won:,.2f}"
+    referral.add_note(
+        f"Value of the business changed from {before} to {value:,.2f}.",
+        author=current_user.name,
+    )
+    referral.value_won = value
+    db.session.commit()
+    notice = f"Value of the business updated to {value:,.2f}."
+    if is_htmx():
+        return _in_place(referral, notice=notice)
     flash(notice, "success")
     return _see_other(url_for(".detail", referral_id=referral.id))
 

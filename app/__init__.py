@@ -83,8 +83,11 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from .auth import bp as auth_bp
     from .capture import bp as capture_bp
+    from .categories import bp as categories_bp
+    from .connections import bp as connections_bp
     from .contacts import bp as contacts_bp
     from .main import bp as main_bp
+    from .moments import bp as moments_bp
     from .outbox import bp as outbox_bp
     from .referrals import bp as referrals_bp
     from .referrers import bp as referrers_bp
@@ -93,6 +96,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(contacts_bp, url_prefix="/contacts")
+    app.register_blueprint(connections_bp, url_prefix="/contacts")
+    app.register_blueprint(moments_bp, url_prefix="/contacts")
+    app.register_blueprint(categories_bp, url_prefix="/categories")
     app.register_blueprint(touchpoints_bp, url_prefix="/touchpoints")
     app.register_blueprint(outbox_bp, url_prefix="/outbox")
     app.register_blueprint(referrals_bp, url_prefix="/referrals")

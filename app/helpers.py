@@ -1,6 +1,6 @@
 """Small helpers shared by the blueprints: htmx, ownership, external links."""
 
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import sqlalchemy as sa
 from flask import abort, current_app, has_request_context, render_template, request, url_for
@@ -94,3 +94,19 @@ def is_safe_next(target: str | None) -> bool:
         and not target.startswith("//")
         and "\\" not in target
     )
+
+
+def mailto(to: str = "", *, subject: str = "", body: str = "") -> str:
+    """A mailto: link with subject and body filled in (RFC 6068).
+
+    Everything is percent-encoded as UTF-8 (accents, "&", "?", "#" stay text),
+    and line breaks become CRLF, as RFC 6068 asks for bodies.
+    """
+    fields = []
+    if subject:
+        fields.append(f"subject={quote(subject, safe='')}")
+    if body:
+        crlf = "\r\n".join(body.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+        fields.append(f"body={quote(crlf, safe='')}")
+    address = quote(to.strip(), safe="@")
+    return f"mailto:{address}" + (f"?{'&'.join(fields)}" if fields else "")

@@ -129,6 +129,26 @@ class ConnectionStatus(enum.StrEnum):
     DONT_KNOW_WELL = "dont_know_well"
 
 
+class AdvocacyMoment(enum.StrEnum):
+    """The five moments where a client's advocacy is built (DOMAIN.md)."""
+
+    EXPECTATION = "expectation"
+    INSIGHT = "insight"
+    VULNERABILITY = "vulnerability"
+    FUTURE_PACING = "future_pacing"
+    PERMISSION = "permission"
+
+    @property
+    def label(self) -> str:
+        return {
+            "expectation": "Expectations set",
+            "insight": "An insight they didn't expect",
+            "vulnerability": "A problem handled openly",
+            "future_pacing": "Future-pacing",
+            "permission": "Permission given",
+        }[self.value]
+
+
 class EmailState(enum.StrEnum):
     QUEUED = "queued"
     SENDING = "sending"
@@ -306,7 +326,11 @@ class Connection(db.Model):
     status: Mapped[ConnectionStatus] = mapped_column(
         _enum(ConnectionStatus), default=ConnectionStatus.NOT_ASKED
     )
-    asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when last answered
+    # The touchpoint whose form last answered the question about this person.
+    touchpoint_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("touchpoint.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     contact: Mapped[Contact] = relationship()
@@ -334,6 +358,8 @@ class Touchpoint(db.Model):
     )
     from_delivery: Mapped[bool] = mapped_column(default=False)
     auto_send: Mapped[bool] = mapped_column(default=False)
+    # For clients: also ask them to introduce the other vendors who serve them.
+    ask_for_vendors: Mapped[bool] = mapped_column(default=False)
     # Revocation: a link carries the version it was signed with; bumping the
     # version (or clearing link_active) kills every older link at once.
     link_version: Mapped[int] = mapped_column(default=1)
@@ -422,6 +448,13 @@ class Referral(db.Model):
     )
     value_won: Mapped[Decimal | None] = mapped_column(sa.Numeric(12, 2))
     last_step_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A vendor the referrer introduced (a new source), not a prospective client.
+    is_vendor: Mapped[bool] = mapped_column(default=False)
+    # "Draft an introduction for me to send": the professional's draft, and the
+    # referrer's own edit of it (what their mailto link carries).
+    intro_draft_subject: Mapped[str] = mapped_column(sa.String(200), default="")
+    intro_draft: Mapped[str] = mapped_column(sa.Text, default="")
+    intro_draft_by_referrer: Mapped[str] = mapped_column(sa.Text, default="")
     # When the professional last sent a personal thank-you for this referral
     # (the automatic one at capture does not count).
     thanked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -479,6 +512,7 @@ class EventKind(enum.StrEnum):
     STATUS = "status"  # a step in the pipeline
     NOTE = "note"  # a private note
     THANKS = "thanks"  # a personal thank-you to the referrer
+    DRAFT = "draft"  # the professional wrote the introduction for the referrer to send
     HEADS_UP = "heads_up"  # something went wrong; the referrer hears it first
 
 
@@ -489,6 +523,53 @@ class UpdateState(enum.StrEnum):
     PENDING = "pending"  # a step worth telling; the professional has not decided yet
     QUEUED = "queued"  # in an email to the referrer (see ``email_id``)
     SKIPPED = "skipped"  # the professional chose not to tell, or the preference said not to
+
+
+class KindWording(db.Model):
+    """A professional's words for one source kind: the ask's framing, and what to say.
+
+    Empty fields fall back to the defaults (``capture/wording.py``) and to the
+    professional's own value proposition and blurb.
+    """
+
+    __table_args__ = (sa.UniqueConstraint("user_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
+    kind: Mapped[ContactKind] = mapped_column(_enum(ContactKind))
+    ask_framing: Mapped[str] = mapped_column(sa.Text, default="")
+    value_proposition: Mapped[str] = mapped_column(sa.String(280), default="")
+    blurb: Mapped[str] = mapped_column(sa.Text, default="")
+
+
+class WantedCategory(db.Model):
+    """One of the professional's most-wanted occupational categories (about ten).
+
+    Contacts belong to it when their ``category`` is the same words (case and
+    surrounding spaces aside).
+    """
+
+    __table_args__ = (sa.UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(120))
+    position: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ContactMoment(db.Model):
+    """An advocacy moment a contact has had, with when and a note."""
+
+    __table_args__ = (sa.UniqueConstraint("contact_id", "moment"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contact.id", ondelete="CASCADE"))
+    moment: Mapped[AdvocacyMoment] = mapped_column(_enum(AdvocacyMoment))
+    happened_on: Mapped[date | None]
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ReferralEvent(db.Model):

@@ -6,7 +6,10 @@ sentences, so every piece stays escaped where it is rendered.
 
 from __future__ import annotations
 
-from ..models import IntroMethod, ReferralStatus, UpdatePreference, User
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..models import ContactKind, IntroMethod, KindWording, ReferralStatus, UpdatePreference, User
 
 _NUMBERS = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
 
@@ -53,7 +56,11 @@ def say_this(user: User) -> str:
     "helps dental practices cut their tax bill" reads as "Dana Reyes helps ...";
     a value proposition written as a full sentence is left as it is.
     """
-    line = (user.value_proposition or "").strip()
+    return _as_sentence(user, user.value_proposition)
+
+
+def _as_sentence(user: User, line: str | None) -> str:
+    line = (line or "").strip()
     if not line:
         return ""
     if line[0].islower():
@@ -126,3 +133,45 @@ def tells_by_default(preference: UpdatePreference, status: ReferralStatus) -> bo
 
 def person_first_name(name: str) -> str:
     return name.split()[0] if name.strip() else name
+
+
+# How the ask is framed for each kind of source ({pro}: the professional's first
+# name). A professional can replace any of these in Settings (KindWording).
+ASK_FRAMING = {
+    ContactKind.CLIENT: "Think of the people who've already asked you about this kind of "
+    "help, or told you they need it. It takes about a minute, and {pro} will only get in "
+    "touch the way you choose.",
+    ContactKind.VENDOR: "You and {pro} look after some of the same businesses. When the "
+    "people who serve a client know each other, that client is better served. Who do you "
+    "work with that could use {pro}'s help?",
+    ContactKind.SUPPLIER: "You and {pro} serve some of the same people. Which of your "
+    "customers has mentioned needing the kind of help {pro} gives?",
+    ContactKind.COLLEAGUE: "Your clients sometimes need help that sits next to your "
+    "specialty. Who has come to you lately needing what {pro} does?",
+    ContactKind.FRIEND_FAMILY: "Has anyone mentioned needing help like this? A name and a "
+    "way to reach them is plenty.",
+    ContactKind.NETWORKING: "Think of the people who've mentioned needing this kind of help. "
+    "{pro} will only get in touch the way you choose.",
+    ContactKind.OTHER: "Think of the people who've already asked you about this kind of "
+    "help. {pro} will only get in touch the way you choose.",
+}
+
+
+def kind_wording(user: User, kind: ContactKind) -> KindWording | None:
+    """The professional's own words for this kind of source, if they wrote any."""
+    return db.session.scalar(
+        sa.select(KindWording).where(KindWording.user_id == user.id, KindWording.kind == kind)
+    )
+
+
+def ask_framing(user: User, kind: ContactKind, own: KindWording | None) -> str:
+    """The lead under the ask: the professional's words for this kind, or the default."""
+    text = (own.ask_framing if own else "").strip()
+    return text or ASK_FRAMING[kind].format(pro=first_name(user))
+
+
+def words_to_say(user: User, own: KindWording | None) -> tuple[str, str]:
+    """(one line, forwardable blurb) for this kind of source: its own, else the defaults."""
+    line = (own.value_proposition if own else "").strip() or user.value_proposition
+    blurb = (own.blurb if own else "").strip() or user.blurb
+    return _as_sentence(user, line), (blurb or "").strip()

@@ -7,6 +7,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.orm import contains_eager
 
+from ..connections.queries import contact_connections
 from ..extensions import db
 from ..helpers import owned_or_404, paginate, render_page_or_fragment
 from ..models import (
@@ -17,6 +18,7 @@ from ..models import (
     Touchpoint,
     TouchpointState,
 )
+from ..moments.queries import contact_moments
 from ..templating import day
 from . import bp
 from .forms import ContactForm
@@ -171,6 +173,8 @@ def detail(contact_id: int):
         referrals=referrals,
         referral_count=referral_count,
         thanks=thanks,
+        connections=contact_connections(contact),
+        moments=contact_moments(contact),
     )
 
 

@@ -321,7 +321,7 @@ def change_status(referral_id: int):
 
 
 def _corrects_value(referral: Referral, form: StatusForm) -> bool:
-    """"Became a client" again with a new value: a correction of the value, not a step."""
+    """ "Became a client" again with a new value: a correction of the value, not a step."""
     return (
         referral.status == ReferralStatus.WON
         and form.status.data == ReferralStatus.WON

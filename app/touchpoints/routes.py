@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from urllib.parse import quote
 
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
@@ -11,7 +10,7 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm import contains_eager
 
 from ..extensions import db
-from ..helpers import is_htmx, owned_or_404, paginate, render_page_or_fragment
+from ..helpers import is_htmx, mailto, owned_or_404, paginate, render_page_or_fragment
 from ..models import Contact, Touchpoint, TouchpointState
 from ..tokens import client_link_url
 from . import bp
@@ -238,19 +237,17 @@ def _send_context(touchpoint: Touchpoint, notice: str = "", notice_kind: str = "
     """Everything the "Send it" component needs; the page and its actions share it."""
     contact = touchpoint.contact
     link = client_link_url(touchpoint) if touchpoint.link_active else ""
-    mailto = ""
+    mailto_link = ""
     if link and contact.email.strip():
-        mailto = (
-            f"mailto:{quote(contact.email.strip(), safe='@')}"
-            f"?subject={quote(subject_for(touchpoint))}"
-            f"&body={quote(whole_message(touchpoint, link))}"
+        mailto_link = mailto(
+            contact.email, subject=subject_for(touchpoint), body=whole_message(touchpoint, link)
         )
     return {
         "touchpoint": touchpoint,
         "contact": contact,
         "link": link,
         "whole_message": whole_message(touchpoint, link) if link else "",
-        "mailto": mailto,
+        "mailto": mailto_link,
         "email_blocked": why_not_emailable(touchpoint),
         "link_days": link_days(),
         "today": date.today(),

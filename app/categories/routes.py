@@ -1,0 +1,3 @@
+"""Views (being built)."""
+
+from . import bp  # noqa: F401

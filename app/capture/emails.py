@@ -40,12 +40,17 @@ def queue_referrer_thanks(
 
 def queue_new_referrals(touchpoint: Touchpoint, referrals: list[Referral]) -> OutboundEmail:
     """Tell the professional who was introduced, what they need and how to reach them."""
-    count = len(referrals)
-    people = "1 person" if count == 1 else f"{count} people"
+    vendors = sum(1 for referral in referrals if referral.is_vendor)
+    count = len(referrals) - vendors
+    named = []
+    if count:
+        named.append("1 person" if count == 1 else f"{count} people")
+    if vendors:
+        named.append("1 vendor" if vendors == 1 else f"{vendors} vendors")
     return _queue_to_professional(
         "new_referrals",
         touchpoint,
-        subject=f"{touchpoint.contact.name} introduced you to {people}",
+        subject=f"{touchpoint.contact.name} introduced you to {' and '.join(named)}",
         referrals=referrals,
         link=external_url("contacts.detail", contact_id=touchpoint.contact_id),
     )

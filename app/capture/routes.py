@@ -7,11 +7,18 @@ often they hear; an expired link still shows those people, read-only.
 Opening a link never submits, consumes or expires anything (mail scanners open
 links too); it at most records when it was first opened. Everything else
 happens on a POST.
+
+Besides the free-form people, the form asks by name about each of the contact's
+known connections not asked yet ("Would you be comfortable introducing ...?"),
+and, when the touchpoint says so, about the client's other vendors. The lead
+under the ask is framed for the kind of source; friends and family get shorter
+rows. One POST saves everything in one commit.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,9 +29,13 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from wtforms import RadioField
 from wtforms.fields.choices import enum_choices, enum_coerce
 
+from ..connections.queries import connections_to_ask
 from ..extensions import db
-from ..helpers import external_url, is_htmx, render_page_or_fragment
+from ..helpers import external_url, is_htmx, mailto, render_page_or_fragment
 from ..models import (
+    Connection,
+    ConnectionStatus,
+    ContactKind,
     EventKind,
     Referral,
     ReferralEvent,
@@ -39,19 +50,32 @@ from ..tokens import ClientLink, LinkState, read_client_link, unsubscribe_token
 from . import bp
 from .emails import queue_fresh_link_request, queue_new_referrals, queue_referrer_thanks
 from .forms import (
+    NamedAskForm,
     PersonForm,
     ReferralForm,
+    VendorForm,
+    answered_connection_ids,
     blank_person,
     field_from_trigger,
+    named_asks,
+    person_class,
     person_forms,
+    vendor_forms,
 )
 from .wording import (
+    NAMED_OUTCOME,
     NEXT_STEP,
     REFERRER_STATUS,
     UPDATES_PROMISE,
+    VENDORS_HEADING,
+    VENDORS_LEAD,
+    ask_framing,
     first_name,
-    say_this,
+    forward_subject,
+    kind_wording,
+    terms_reminder,
     the_ask,
+    words_to_say,
 )
 
 log = logging.getLogger(__name__)
@@ -61,6 +85,9 @@ FRESH_LINK_INTERVAL = timedelta(hours=24)
 
 # The referrer's list of the people they introduced: the most recent ones, newest first.
 INTRODUCED_LIMIT = 50
+
+# Rows for the client's other vendors, when the touchpoint asks for them.
+VENDOR_ROWS = 2
 
 CHOOSE_UPDATES = "Choose how often you'd like to hear: every step, milestones only, or no updates."
 
@@ -112,28 +139,41 @@ def submit(token):
     # The list of people is loaded only for pages that show it (see _with_people).
     context = _page_context(touchpoint, token, with_people=False)
     pro = context["pro"]
+    short = context["short"]
     form = ReferralForm()
     form.ensure_submission_key()
     action = request.form.get("action", "submit")
+    # Every answer is read back, whatever the button: nothing typed is ever lost.
+    connections = connections_to_ask(
+        touchpoint.contact,
+        touchpoint_id=touchpoint.id,
+        answered=answered_connection_ids(request.form),
+    )
+    context["asks"] = named_asks(request.form, connections, professional=pro, short=short)
+    context["vendors"] = vendor_forms(
+        request.form, professional=pro, count=_vendor_rows(touchpoint)
+    )
 
     if action.startswith("remove-"):
         try:
             drop = int(action.removeprefix("remove-"))
         except ValueError:
             drop = None
-        people = person_forms(request.form, professional=pro, limit=_max_people(), drop=drop)
-        people = people or [blank_person(0, pro)]
+        people = person_forms(
+            request.form, professional=pro, limit=_max_people(), drop=drop, short=short
+        )
+        people = people or [blank_person(0, pro, short)]
         return _rerender(form, people, context, focus="add")
 
-    people = person_forms(request.form, professional=pro, limit=_max_people())
+    people = person_forms(request.form, professional=pro, limit=_max_people(), short=short)
     if action == "add" or not people:
         if len(people) < _max_people():
-            people.append(blank_person(len(people), pro))
+            people.append(blank_person(len(people), pro, short))
         return _rerender(form, people, context, focus=f"person-{len(people) - 1}")
 
-    named = _validate(form, people)
-    if named is None:
-        errors = _error_summary(form, people)
+    answers = _validate(form, people, context["asks"], context["vendors"])
+    if answers is None:
+        errors = _error_summary(form, people, context["asks"], context["vendors"])
         html = render_template(
             "capture/form.html", form=form, people=people, errors=errors, **_with_people(context)
         )
@@ -142,7 +182,7 @@ def submit(token):
     key = form.submission_key.data
     if not _already_saved(key):
         try:
-            _save(touchpoint, form, named, token)
+            _save(touchpoint, form, answers, token)
         except IntegrityError:
             # The same submission won a race (double click, two tabs): it is saved once.
             db.session.rollback()
@@ -161,7 +201,7 @@ def person(token):
     pro = first_name(touchpoint.user)
     return render_template(
         "capture/_person_added.html",
-        person=blank_person(index, pro),
+        person=blank_person(index, pro, _is_short(touchpoint)),
         index=index,
         focus=f"person-{index}",
         token=token,
@@ -180,9 +220,11 @@ def validate(token):
     if touchpoint is None:
         return "", 204
     index, name = target
-    person = PersonForm(
+    person = person_class(_is_short(touchpoint))(
         request.form, prefix=f"people-{index}-", professional=first_name(touchpoint.user)
     )
+    if name not in person:
+        abort(400)
     person.validate()
     return render_template(
         "capture/_field_error.html", person=person, name=name, prefix=f"people-{index}-"
@@ -200,17 +242,38 @@ def thanks(token):
         sa.select(Referral)
         .where(
             Referral.touchpoint_id == touchpoint.id,
+            Referral.user_id == touchpoint.user_id,
             Referral.submission_key == request.args.get("s", ""),
         )
         .order_by(Referral.position)
     ).all()
-    if not referrals:
+    # Named questions this link answered with something other than a yes (a yes is a
+    # referral above). A submission may hold only those.
+    declined = db.session.scalars(
+        sa.select(Connection)
+        .where(
+            Connection.touchpoint_id == touchpoint.id,
+            Connection.user_id == touchpoint.user_id,
+            Connection.status.in_([ConnectionStatus.NOT_NOW, ConnectionStatus.DONT_KNOW_WELL]),
+        )
+        .order_by(Connection.created_at, Connection.id)
+    ).all()
+    if not referrals and not declined:
         return redirect(url_for(".form", token=token), 303)
     context = _page_context(touchpoint, token, with_people=False)
     pro = context["pro"]
-    people = [(r, NEXT_STEP[r.intro_method].format(pro=pro)) for r in referrals]
+    people = [(r, NEXT_STEP[r.intro_method].format(pro=pro)) for r in referrals if not r.is_vendor]
+    vendors = [r for r in referrals if r.is_vendor]
+    outcomes = [NAMED_OUTCOME[c.status.value].format(pro=pro, name=c.name) for c in declined]
     updates = UPDATES_PROMISE[touchpoint.contact.update_preference].format(pro=pro)
-    return render_template("capture/thanks.html", people=people, updates=updates, **context)
+    return render_template(
+        "capture/thanks.html",
+        people=people,
+        vendors=vendors,
+        outcomes=outcomes,
+        updates=updates,
+        **context,
+    )
 
 
 @bp.post("/<token>/fresh-link")
@@ -293,6 +356,15 @@ def _max_people() -> int:
     return current_app.config["REFERRAL_FORM_MAX_PEOPLE"]
 
 
+def _vendor_rows(touchpoint: Touchpoint) -> int:
+    return VENDOR_ROWS if touchpoint.ask_for_vendors else 0
+
+
+def _is_short(touchpoint: Touchpoint) -> bool:
+    """Friends and family get the warmer, shorter rows."""
+    return touchpoint.contact.kind == ContactKind.FRIEND_FAMILY
+
+
 def _read_link(token: str) -> ClientLink:
     """The link's state; a forged or unknown link is a plain 404."""
     link = read_client_link(token)
@@ -338,6 +410,8 @@ def _page_context(
     """
     user, contact = touchpoint.user, touchpoint.contact
     pro = first_name(user)
+    own = kind_wording(user, contact.kind)
+    line, blurb = words_to_say(user, own)
     if updates_form is None:
         # formdata=None: never read another form's POST as this one.
         updates_form = UpdatesForm(formdata=None, update_preference=contact.update_preference)
@@ -347,8 +421,19 @@ def _page_context(
         "contact": contact,
         "user": user,
         "pro": pro,
-        "say_this": say_this(user),
+        # The words to say, for this kind of source: the one line, and the blurb to
+        # copy or forward by email (the line when there is no blurb).
+        "say_this": line,
+        "blurb": blurb,
+        "forward_url": (
+            mailto(subject=forward_subject(user), body=blurb or line) if blurb or line else ""
+        ),
         "ask": the_ask(touchpoint.ask_count, pro),
+        "framing": ask_framing(user, contact.kind, own),
+        "terms": terms_reminder(contact, pro),
+        "short": contact.kind == ContactKind.FRIEND_FAMILY,
+        "vendors_heading": VENDORS_HEADING,
+        "vendors_lead": VENDORS_LEAD.format(pro=pro),
         "max_people": _max_people(),
         "updates_form": updates_form,
         "updates_promise": UPDATES_PROMISE[contact.update_preference].format(pro=pro),
@@ -448,10 +533,15 @@ def _form_page(
     context = _page_context(touchpoint, token, updates_form=updates_form)
     form = ReferralForm(formdata=None, update_preference=touchpoint.contact.update_preference)
     form.ensure_submission_key()
+    pro, short = context["pro"], context["short"]
     # Someone who already answered this link is adding to it: one row is enough then.
     rows = 1 if context["answered"] else max(1, min(touchpoint.ask_count, _max_people()))
-    people = [blank_person(i, context["pro"]) for i in range(rows)]
-    return render_template("capture/form.html", form=form, people=people, **context), status
+    people = [blank_person(i, pro, short) for i in range(rows)]
+    asks = named_asks(None, connections_to_ask(touchpoint.contact), professional=pro, short=short)
+    vendors = vendor_forms(None, professional=pro, count=_vendor_rows(touchpoint))
+    return render_template(
+        "capture/form.html", form=form, people=people, asks=asks, vendors=vendors, **context
+    ), status
 
 
 def _updates_fragment(context: dict, *, saved: str = "", status: int = 200):
@@ -477,23 +567,61 @@ def _rerender(form: ReferralForm, people: list[PersonForm], context: dict, focus
     )
 
 
-def _validate(form: ReferralForm, people: list[PersonForm]) -> list[PersonForm] | None:
-    """The rows that name someone, or None when anything needs fixing.
+@dataclass
+class Answers:
+    """What one submission says: named questions answered, people, and vendors."""
 
-    Rows left empty are skipped, so a referrer with one person for a two-person
-    ask can still send; with every row empty, the first one says what it needs.
+    asks: list[NamedAskForm]
+    people: list[PersonForm]
+    vendors: list[VendorForm]
+
+
+def _validate(
+    form: ReferralForm,
+    people: list[PersonForm],
+    asks: list[NamedAskForm],
+    vendors: list[VendorForm],
+) -> Answers | None:
+    """What was answered, or None when anything needs fixing.
+
+    Rows left empty and named questions left unanswered are skipped, so a
+    referrer can answer only the named questions, or name one person for a
+    two-person ask. With nothing at all, the first row says what it needs.
     """
-    named = [person for person in people if not person.is_blank] or people[:1]
-    valid = all([person.validate() for person in named])
-    return named if form.validate() and valid else None
+    answered = [ask for ask in asks if ask.answered]
+    named = [person for person in people if not person.is_blank]
+    vendor_rows = [vendor for vendor in vendors if not vendor.is_blank]
+    if not (answered or named or vendor_rows):
+        named = people[:1]
+    checks = [ask.validate() for ask in answered]
+    checks += [person.validate() for person in named]
+    checks += [vendor.validate() for vendor in vendor_rows]
+    if form.validate() and all(checks):
+        return Answers(asks=answered, people=named, vendors=vendor_rows)
+    return None
 
 
-def _error_summary(form: ReferralForm, people: list[PersonForm]) -> list[tuple[str, str]]:
+def _error_summary(
+    form: ReferralForm,
+    people: list[PersonForm],
+    asks: list[NamedAskForm],
+    vendors: list[VendorForm],
+) -> list[tuple[str, str]]:
     """Every problem as (field id, message), in page order, for the summary at the top."""
     errors = [
+        (field_id, f"{ask.connection.name}: {message}")
+        for ask in asks
+        for field_id, message in ask.error_list()
+    ]
+    errors += [
         (field_id, f"Person {n + 1}: {message}" if len(people) > 1 else message)
         for n, person in enumerate(people)
         for field_id, message in person.error_list()
+    ]
+    errors += [
+        (field_id, f"{vendor.legend}: {message}")
+        for vendor in vendors
+        for field_id, message in vendor.error_list()
     ]
     preference = form.update_preference
     errors += [(f"{preference.id}-0", message) for message in preference.errors[:1]]
@@ -507,10 +635,57 @@ def _already_saved(key: str) -> bool:
     )
 
 
-def _save(touchpoint: Touchpoint, form: ReferralForm, named: list[PersonForm], token: str):
-    """Referrals, their history, the touchpoint, the preference and both emails: one commit."""
+def _claim_answers(touchpoint: Touchpoint, asks: list[NamedAskForm], now: datetime) -> set[int]:
+    """Record the answers to the named questions; the ids of the connections recorded.
+
+    Only a connection still waiting for an answer takes one (a conditional UPDATE,
+    at most one per kind of answer), so a replayed submission, or two tabs, can
+    never answer it twice or turn one yes into two referrals.
+    """
+    by_answer: dict[ConnectionStatus, list[int]] = defaultdict(list)
+    for ask in asks:
+        if ask.status is not None:
+            by_answer[ask.status].append(ask.connection.id)
+    claimed: set[int] = set()
+    for status, ids in by_answer.items():
+        claimed.update(
+            db.session.execute(
+                sa.update(Connection)
+                .where(
+                    Connection.id.in_(ids),
+                    Connection.user_id == touchpoint.user_id,
+                    Connection.contact_id == touchpoint.contact_id,
+                    Connection.status == ConnectionStatus.NOT_ASKED,
+                )
+                .values(status=status, asked_at=now, touchpoint_id=touchpoint.id)
+                .returning(Connection.id)
+                .execution_options(synchronize_session=False)
+            ).scalars()
+        )
+    return claimed
+
+
+def _save(touchpoint: Touchpoint, form: ReferralForm, answers: Answers, token: str):
+    """Answers, referrals, their history, the touchpoint, the preference and both
+    emails: one commit.
+
+    Referrals are, in page order: the named questions answered yes, the people,
+    then the vendors. A submission whose every answer was already recorded (a
+    replay of named answers only) changes nothing.
+    """
     contact, now = touchpoint.contact, utcnow()
     key = form.submission_key.data
+    claimed = _claim_answers(touchpoint, answers.asks, now)
+    rows = [
+        ask.referral_fields()
+        for ask in answers.asks
+        if ask.status == ConnectionStatus.YES and ask.connection.id in claimed
+    ]
+    rows += [person.referral_fields() for person in answers.people]
+    rows += [vendor.referral_fields() for vendor in answers.vendors]
+    if not rows and not claimed:
+        db.session.rollback()
+        return
     referrals = [
         Referral(
             user_id=touchpoint.user_id,
@@ -523,9 +698,9 @@ def _save(touchpoint: Touchpoint, form: ReferralForm, named: list[PersonForm], t
             status=ReferralStatus.NEW,
             last_step_at=now,
             created_at=now,
-            **person.referral_fields(),
+            **fields,
         )
-        for position, person in enumerate(named)
+        for position, fields in enumerate(rows)
     ]
     db.session.add_all(referrals)
     db.session.flush()  # ids for the events; a replayed key fails here
@@ -549,8 +724,11 @@ def _save(touchpoint: Touchpoint, form: ReferralForm, named: list[PersonForm], t
 
     plan_after_answer(touchpoint)
     contact.update_preference = form.update_preference.data
-    queue_referrer_thanks(touchpoint, referrals, external_url("capture.form", token=token))
-    queue_new_referrals(touchpoint, referrals)
+    if referrals:
+        # Answers that named nobody ("not now", "I don't know them well") need no email:
+        # the professional sees them on the contact's page.
+        queue_referrer_thanks(touchpoint, referrals, external_url("capture.form", token=token))
+        queue_new_referrals(touchpoint, referrals)
     db.session.commit()
 
 

@@ -175,3 +175,187 @@ def words_to_say(user: User, own: KindWording | None) -> tuple[str, str]:
     line = (own.value_proposition if own else "").strip() or user.value_proposition
     blurb = (own.blurb if own else "").strip() or user.blurb
     return _as_sentence(user, line), (blurb or "").strip()
+
+
+# Settings, "Words for each kind of source": who each kind is, and the spirit of its ask.
+KIND_WORDING_NOTES = {
+    ContactKind.CLIENT: (
+        "Clients",
+        "People you've worked for. Ask about the people they've already talked to about you.",
+    ),
+    ContactKind.VENDOR: (
+        "Vendors",
+        "Other businesses that serve your clients. The ask is about serving the client you "
+        "share better, not a favour.",
+    ),
+    ContactKind.SUPPLIER: (
+        "Suppliers",
+        "Businesses you buy from. They meet many people who could need you.",
+    ),
+    ContactKind.COLLEAGUE: (
+        "Colleagues",
+        "People in a specialty next to yours. Ask about their clients who need yours.",
+    ),
+    ContactKind.FRIEND_FAMILY: (
+        "Friends and family",
+        "People who know you personally. Keep it warm and short.",
+    ),
+    ContactKind.NETWORKING: (
+        "Networking contacts",
+        "People you've met through groups and events.",
+    ),
+    ContactKind.OTHER: ("Everyone else", "Any source that fits none of the kinds above."),
+}
+
+
+# "Draft an introduction for me to send" (app/capture/drafts.py). The starting
+# draft is in the referrer's voice, to the person they introduce ({person}: that
+# person's first name; {pro}: the professional's full name, {pro_first} their
+# first name; {referrer}: the referrer's first name). The professional edits it
+# before the referrer sees it.
+INTRO_DRAFT_SUBJECT = "Introducing {pro} and {person}"
+INTRO_DRAFT_GREETING = "Hi {person},"
+INTRO_DRAFT_OPENING = "I'd like to introduce you to {pro}{business}."
+INTRO_DRAFT_BUSINESS = " of {business}"
+INTRO_DRAFT_NEED = (
+    "I thought of {pro_first} straight away when we talked about what you're looking for: {need}"
+)
+INTRO_DRAFT_NO_NEED = "I thought of {pro_first} straight away when we last talked."
+INTRO_DRAFT_REACH = (
+    "You can reach {pro_first} at {email}. I think a short conversation would be well worth "
+    "your time."
+)
+INTRO_DRAFT_REACH_NO_EMAIL = "I think a short conversation would be well worth your time."
+INTRO_DRAFT_SIGN_OFF = "Best wishes,\n{referrer}"
+
+# What the referrer is told when the draft is ready, in the professional's voice
+# ({name}: the person's first name).
+DRAFT_READY = (
+    "I've written the introduction to {name} for you to send. It's on your page: change "
+    "anything you like, then send it from your own email, or copy it."
+)
+DRAFT_UPDATED = (
+    "I've updated the introduction to {name}. It's on your page, ready to change and send "
+    "from your own email."
+)
+# When the referrer has no working link to open, the draft itself goes in the update.
+DRAFT_READY_IN_EMAIL = (
+    "I've written the introduction to {name} for you to send. Here it is, ready to copy "
+    "into an email to {name}:"
+)
+
+
+# The referrer's form: named questions, vendors, agreed terms and words to forward.
+
+
+def named_question(pro: str, name: str, organisation: str = "") -> str:
+    """The named ask: "Would you be comfortable introducing Dana to David Jones at Acme?"."""
+    who = f"{name.strip()} at {organisation.strip()}" if organisation.strip() else name.strip()
+    return f"Would you be comfortable introducing {pro} to {who}?"
+
+
+# What the thank-you page says about an answer that was not a yes ({pro}, {name}),
+# keyed by ConnectionStatus value.
+NAMED_OUTCOME = {
+    "not_now": "Not now, and that's fine. {pro} won't ask about {name} again for a while.",
+    "dont_know_well": "Thanks for saying so. {pro} won't ask you about {name} again.",
+}
+
+VENDORS_HEADING = "Who else helps run your business?"
+VENDORS_LEAD = (
+    "Your accountant, your IT people, your lawyer: when the people who look after your "
+    "business know each other, you're better served. {pro} will get in touch with them "
+    "and mention you."
+)
+
+
+def _clause(text: str | None) -> str:
+    """A typed phrase made ready for the middle of a sentence.
+
+    Surrounding spaces and a final full stop go; a first word that is simply
+    capitalised ("Someone ...") is lowercased, but not "I" or an acronym ("SaaS").
+    """
+    text = " ".join((text or "").split()).rstrip(" .;,:")
+    first = text.split(" ", 1)[0] if text else ""
+    simply_capitalised = first[:1].isupper() and (first[1:].islower() or len(first) == 1)
+    if first.isalpha() and simply_capitalised and first != "I":
+        text = text[0].lower() + text[1:]
+    return text
+
+
+# A "what you give in return" that starts with one of these is a promise ("send you
+# the quarterly review"), not a thing ("a free review").
+_PROMISE_VERBS = frozenset(
+    {
+        "add", "arrange", "book", "bring", "buy", "call", "check", "cover", "do", "donate",
+        "extend", "give", "help", "host", "include", "introduce", "invite", "keep", "make",
+        "offer", "pay", "provide", "put", "recommend", "refer", "run", "send", "share", "take",
+        "thank", "treat", "waive", "write",
+    }
+)  # fmt: skip
+_FIRST_PERSON = frozenset(
+    {
+        "i", "i'll", "i’ll", "i'd", "i’d", "i'm", "i’m", "me", "my", "mine",
+        "we", "we'll", "we’ll", "our", "us",
+    }
+)  # fmt: skip
+
+
+def _in_return(text: str | None, pro: str) -> tuple[str, bool]:
+    """What the referrer gets, as the end of a sentence; and whether it already ends it.
+
+    "a free review" → "you get a free review"; "send you a review" → "Dana will send
+    you a review"; the professional's own first-person words are quoted as theirs.
+    """
+    give = _clause(text)
+    if not give:
+        return "", False
+    words = give.lower().split()
+    if any(word.strip(",;:!?") in _FIRST_PERSON for word in words):
+        quoted = give[0].upper() + give[1:]
+        return f"{pro} promised: “{quoted}.”", True
+    if words[0] in _PROMISE_VERBS:
+        return f"{pro} will {give}", False
+    return f"you get {give}", False
+
+
+def terms_reminder(contact, pro: str) -> str:
+    """One sentence reminding the referrer what was agreed, or "" when nothing was.
+
+    Plain text (the template escapes it). Written for every combination of the
+    three terms: what counts, how many, and what the referrer gets in return.
+    """
+    what = _clause(contact.terms_what_counts)
+    count = contact.terms_how_many or 0
+    back, ends = _in_return(contact.terms_in_return, pro)
+    stop = "" if ends else "."
+    hoped = ""
+    if count > 0:
+        many = count_words(count)
+        plural = "s" if count != 1 else ""
+        hoped = (
+            f"{pro} hoped for {many}" if what else f"{pro} hoped for {many} introduction{plural}"
+        )
+    if hoped and back.startswith(f"{pro} "):
+        back = back[len(pro) + 1 :]  # "Dana hoped for two, and in return will send you ..."
+    if what and hoped and back:
+        return f"As we agreed, an introduction is {what}; {hoped}, and in return {back}{stop}"
+    if what and hoped:
+        return f"As we agreed, an introduction is {what}, and {hoped}."
+    if what and back:
+        return f"As we agreed, an introduction is {what}, and in return {back}{stop}"
+    if hoped and back:
+        return f"As we agreed, {hoped}, and in return {back}{stop}"
+    if what:
+        return f"As we agreed, an introduction is {what}."
+    if hoped:
+        return f"As we agreed, {hoped}."
+    if back:
+        return f"As we agreed, in return for your introductions {back}{stop}"
+    return ""
+
+
+def forward_subject(user: User) -> str:
+    """The subject of the "forward by email" message the referrer sends a friend."""
+    business = user.business_name.strip()
+    return f"Meet {user.name}" + (f" of {business}" if business else "")

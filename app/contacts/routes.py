@@ -17,6 +17,7 @@ from ..models import (
     ReferralEvent,
     Touchpoint,
     TouchpointState,
+    WantedCategory,
 )
 from ..moments.queries import contact_moments
 from ..templating import day
@@ -102,16 +103,38 @@ def edit(contact_id: int):
 
 
 def _render_form(form: ContactForm, contact: Contact | None):
+    """The contact form; its category suggestions put the most-wanted list first.
+
+    Two queries: the list, then the professional's other categories (those that
+    are not the list's words, capitals and spaces aside).
+    """
     status = 422 if form.is_submitted() else 200
-    categories = db.session.scalars(
+    wanted = db.session.scalars(
+        sa.select(WantedCategory.name)
+        .where(WantedCategory.user_id == current_user.id)
+        .order_by(WantedCategory.position, WantedCategory.id)
+    ).all()
+    keys = {name.strip().lower() for name in wanted}
+    others = db.session.scalars(
         sa.select(Contact.category)
         .where(Contact.user_id == current_user.id, Contact.category != "")
         .distinct()
         .order_by(Contact.category)
         .limit(200)
     ).all()
+    suggestions = list(wanted)
+    for name in others:  # "Attorney" and "attorney " are one suggestion
+        if (key := name.strip().lower()) not in keys:
+            keys.add(key)
+            suggestions.append(name.strip())
     return (
-        render_template("contacts/form.html", form=form, contact=contact, categories=categories),
+        render_template(
+            "contacts/form.html",
+            form=form,
+            contact=contact,
+            wanted=wanted,
+            categories=suggestions,
+        ),
         status,
     )
 

@@ -9,12 +9,16 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
+from sqlalchemy.exc import IntegrityError
 
 from ..auth.routes import any_user_exists
+from ..capture.wording import ASK_FRAMING, KIND_WORDING_NOTES, first_name, the_ask
 from ..extensions import db, login_manager
 from ..models import (
     Contact,
+    ContactKind,
     EventKind,
+    KindWording,
     Referral,
     ReferralEvent,
     ReferralStatus,
@@ -25,7 +29,7 @@ from ..models import (
 )
 from ..referrals.queries import attention_reasons, needs_attention
 from . import bp
-from .forms import SettingsForm
+from .forms import SettingsForm, WordingForm
 
 HOME_LIST_SIZE = 10
 # Answers this recent are "new".
@@ -263,3 +267,101 @@ def settings():
         return redirect(url_for("main.settings"), 303)
     status = 422 if form.is_submitted() else 200
     return render_template("main/settings.html", form=form), status
+
+
+@bp.route("/settings/wording", methods=["GET", "POST"])
+@login_required
+def wording():
+    """The ask's framing, one line and a note, for each kind of source.
+
+    Every kind is on one form and saved in one commit. A framing left as the
+    default (or emptied) is stored empty, so it keeps following the default; a
+    line or note left empty uses the professional's general one.
+    """
+    user = current_user._get_current_object()
+    defaults = {kind: ASK_FRAMING[kind].format(pro=first_name(user)) for kind in ContactKind}
+    saved = _kind_wordings(user)
+    form = WordingForm(data=_wording_data(saved, defaults))
+    if form.validate_on_submit():
+        try:
+            _save_wording(user, form, defaults)
+            db.session.commit()
+        except IntegrityError:
+            # Another tab saved a kind's first words at the same moment: save over them.
+            db.session.rollback()
+            _save_wording(user, form, defaults)
+            db.session.commit()
+        flash("Your words for each kind of source are saved.", "success")
+        return redirect(url_for("main.wording"), 303)
+    status = 422 if form.is_submitted() else 200
+    problems = [
+        (sub[name].id, kind.label, sub[name].label.text, errors[0])
+        for kind, sub in form.kinds()
+        for name, errors in sub.errors.items()
+    ]
+    return render_template(
+        "main/wording.html",
+        form=form,
+        defaults=defaults,
+        uses=_what_each_kind_uses(saved),
+        notes=KIND_WORDING_NOTES,
+        problems=problems,
+        ask=the_ask(user.ask_count, first_name(user)),
+    ), status
+
+
+def _kind_wordings(user: User) -> dict[ContactKind, KindWording]:
+    rows = db.session.scalars(sa.select(KindWording).where(KindWording.user_id == user.id))
+    return {row.kind: row for row in rows}
+
+
+def _wording_data(saved: dict[ContactKind, KindWording], defaults: dict) -> dict:
+    """What each fieldset shows: the framing in use (default or theirs), and their overrides."""
+    data = {}
+    for kind in ContactKind:
+        row = saved.get(kind)
+        data[kind.value] = {
+            "ask_framing": (row.ask_framing.strip() if row else "") or defaults[kind],
+            "value_proposition": row.value_proposition if row else "",
+            "blurb": row.blurb if row else "",
+        }
+    return data
+
+
+def _same_words(a: str, b: str) -> bool:
+    return " ".join(a.split()) == " ".join(b.split())
+
+
+def _save_wording(user: User, form: WordingForm, defaults: dict) -> None:
+    """Write every kind's words; a kind gets its row the first time it has any."""
+    saved = _kind_wordings(user)
+    for kind, sub in form.kinds():
+        framing = sub.ask_framing.data or ""
+        if _same_words(framing, defaults[kind]):
+            framing = ""  # the default, untouched: keep following it
+        line = sub.value_proposition.data or ""
+        if _same_words(line, user.value_proposition or ""):
+            line = ""
+        blurb = sub.blurb.data or ""
+        if _same_words(blurb, user.blurb or ""):
+            blurb = ""
+        row = saved.get(kind)
+        if row is None:
+            if not (framing or line or blurb):
+                continue
+            row = KindWording(user_id=user.id, kind=kind)
+            db.session.add(row)
+        row.ask_framing, row.value_proposition, row.blurb = framing, line, blurb
+
+
+def _what_each_kind_uses(saved: dict[ContactKind, KindWording]) -> dict:
+    """Per kind: whether the framing, the line and the note are the professional's own."""
+    uses = {}
+    for kind in ContactKind:
+        row = saved.get(kind)
+        uses[kind] = {
+            "framing": bool(row and row.ask_framing.strip()),
+            "line": bool(row and row.value_proposition.strip()),
+            "blurb": bool(row and row.blurb.strip()),
+        }
+    return uses

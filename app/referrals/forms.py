@@ -1,4 +1,5 @@
-"""The pipeline's forms: a status step, a private note, and words for the referrer."""
+"""The pipeline's forms: a status step, a private note, words for the referrer, and the
+introduction the referrer will send."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from flask_wtf import FlaskForm
-from wtforms import Field, SelectField, TextAreaField
+from wtforms import Field, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import enum_choices
 from wtforms.validators import DataRequired, Length, ValidationError
 from wtforms.widgets import TextInput
 
+from ..capture.drafts import BODY_MAX, SUBJECT_MAX
 from ..forms_common import strip
 from ..models import ReferralStatus
 
@@ -137,5 +139,26 @@ class HeadsUpForm(FlaskForm):
     note = TextAreaField(
         "Private note (optional)",
         validators=[Length(max=NOTE_MAX, message=f"Keep the note under {NOTE_MAX} characters.")],
+        filters=[strip],
+    )
+
+
+class IntroDraftForm(FlaskForm):
+    """ "Draft an introduction for me to send": the email the referrer will send, in their voice."""
+
+    subject = StringField(
+        "Subject",
+        validators=[
+            DataRequired("Write a subject line."),
+            Length(max=SUBJECT_MAX, message=f"Keep the subject under {SUBJECT_MAX} characters."),
+        ],
+        filters=[strip],
+    )
+    body = TextAreaField(
+        "The introduction",
+        validators=[
+            DataRequired("Write the introduction first."),
+            Length(max=BODY_MAX, message=f"Keep it under {BODY_MAX:,} characters."),
+        ],
         filters=[strip],
     )

@@ -18,13 +18,22 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user, login_required
 from sqlalchemy.orm import contains_eager
 
-from ..capture.wording import HEADS_UP_DRAFT
+from ..capture import drafts
+from ..capture.wording import (
+    DRAFT_READY,
+    DRAFT_READY_IN_EMAIL,
+    DRAFT_UPDATED,
+    HEADS_UP_DRAFT,
+    person_first_name,
+)
 from ..extensions import db
 from ..helpers import is_htmx, is_safe_next, owned_or_404, paginate, render_page_or_fragment
 from ..models import (
     Contact,
     ContactKind,
+    EmailState,
     EventKind,
+    IntroMethod,
     OutboundEmail,
     Referral,
     ReferralEvent,
@@ -35,7 +44,7 @@ from ..models import (
 )
 from ..referrers.emails import why_cannot_email
 from . import bp, updates
-from .forms import HeadsUpForm, NoteForm, StatusForm, ThanksForm, UpdateForm
+from .forms import HeadsUpForm, IntroDraftForm, NoteForm, StatusForm, ThanksForm, UpdateForm
 from .queries import attention_reasons, needs_attention
 
 # The list: how it can be sorted, and how old a referral can be asked to be.
@@ -197,7 +206,10 @@ def _detail_context(referral: Referral, **context) -> dict:
 
 
 def _render_detail(referral: Referral, status: int = 200, **context):
-    return render_template("referrals/detail.html", **_detail_context(referral, **context)), status
+    context = _detail_context(referral, **context)
+    if referral.intro_method == IntroMethod.DRAFT_FOR_REFERRER:
+        context = _draft_context(referral, context)
+    return render_template("referrals/detail.html", **context), status
 
 
 # Changing the status, in place
@@ -551,3 +563,109 @@ def heads_up(referral_id: int):
         error=error,
     )
     return page, status
+
+
+# "Draft an introduction for me to send"
+
+
+def _draft_context(referral: Referral, context: dict) -> dict:
+    """The draft section: the form (pre-filled), whether the referrer was told, and
+    whether they have a working link to open it with."""
+    if context.get("draft_form") is None:
+        context["draft_form"] = IntroDraftForm(
+            formdata=None,
+            subject=referral.intro_draft_subject or drafts.default_subject(referral),
+            body=referral.intro_draft or drafts.default_body(referral),
+        )
+    context["draft_told"] = next(
+        (
+            event
+            for event, _ in context["history"]
+            if event.kind == EventKind.DRAFT and event.update_state == UpdateState.QUEUED
+        ),
+        None,
+    )
+    context["draft_link"] = bool(updates.referrer_view_url(referral.contact))
+    return context
+
+
+@bp.post("/<int:referral_id>/draft")
+@login_required
+def draft(referral_id: int):
+    """Save the introduction the referrer will send; "save and tell" also lets them know."""
+    referral = owned_or_404(Referral, referral_id)
+    if referral.intro_method != IntroMethod.DRAFT_FOR_REFERRER:
+        abort(404)
+    db.session.refresh(referral, with_for_update=True)  # one save at a time per referral
+    form = IntroDraftForm()
+    if not form.validate_on_submit():
+        return _render_detail(referral, 422, draft_form=form)
+    referral.intro_draft_subject = form.subject.data
+    referral.intro_draft = drafts.normalise(form.body.data)
+    first = referral.contact.first_name
+    if request.form.get("action") == "tell":
+        notice, kind = _tell_draft_ready(referral)
+    elif updates.referrer_view_url(referral.contact):
+        notice, kind = f"Draft saved. {first} sees it on their page.", "success"
+    else:
+        notice, kind = (
+            f"Draft saved. {first} has no working link to see it on yet: "
+            "“Save and tell” sends it to them by email.",
+            "success",
+        )
+    db.session.commit()
+    flash(notice, kind)
+    return _see_other(url_for(".detail", referral_id=referral.id, _anchor="draft"))
+
+
+def _tell_draft_ready(referral: Referral) -> tuple[str, str]:
+    """Tell the referrer the draft is ready, once: a second click while the first
+    update is still waiting to go adds nothing. Returns (notice, flash kind)."""
+    contact = referral.contact
+    first = contact.first_name
+    told = db.session.execute(
+        sa.select(OutboundEmail.state, OutboundEmail.attempts)
+        .join(ReferralEvent, ReferralEvent.email_id == OutboundEmail.id)
+        .where(
+            ReferralEvent.referral_id == referral.id,
+            ReferralEvent.user_id == current_user.id,
+            ReferralEvent.kind == EventKind.DRAFT,
+            ReferralEvent.update_state == UpdateState.QUEUED,
+        )
+        .order_by(ReferralEvent.created_at.desc(), ReferralEvent.id.desc())
+        .limit(1)
+    ).first()
+    link = updates.referrer_view_url(contact)
+    if told is not None and told.state == EmailState.QUEUED and told.attempts == 0 and link:
+        return (
+            f"Draft saved. The update telling {first} it's ready hasn't gone yet, "
+            "and their page shows this version.",
+            "success",
+        )
+    name = person_first_name(referral.name)
+    if link:
+        message = (DRAFT_UPDATED if told is not None else DRAFT_READY).format(name=name)
+    else:
+        message = f"{DRAFT_READY_IN_EMAIL.format(name=name)}\n\n{drafts.draft_as_text(referral)}"
+    event = ReferralEvent(
+        referral=referral,
+        user_id=referral.user_id,
+        kind=EventKind.DRAFT,
+        author=current_user.name,
+        update_state=UpdateState.PENDING,
+    )
+    db.session.add(event)
+    try:
+        updates.tell_referrer(event, message)
+    except updates.CannotTell as problem:
+        event.update_state = UpdateState.SKIPPED
+        return (
+            f"Draft saved, but Referloop can't tell {first} it's ready: {problem} "
+            f"Let {first} know another way.",
+            "error",
+        )
+    return (
+        f"Draft saved. {first} hears it's ready within {_window()}, together with any "
+        "other news for them.",
+        "success",
+    )

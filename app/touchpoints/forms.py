@@ -20,8 +20,9 @@ class DayField(DateField):
 
 
 class TouchpointForm(FlaskForm):
-    """A touchpoint added by hand: when, what value, how many names to ask for, and
-    whether Referloop emails it by itself on the due date."""
+    """A touchpoint added by hand: when, what value, how many names to ask for,
+    whether Referloop emails it by itself on the due date, and (for a client) whether
+    the form also asks for the other vendors who serve them."""
 
     due_on = DayField(
         "Due date",
@@ -42,6 +43,8 @@ class TouchpointForm(FlaskForm):
         ],
     )
     auto_send = BooleanField("Email it automatically on the due date")
+    # Shown for clients only; ignored for every other kind of contact.
+    ask_for_vendors = BooleanField("Also ask them to introduce their other vendors")
 
 
 class EditTouchpointForm(TouchpointForm):

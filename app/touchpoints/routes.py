@@ -11,7 +11,8 @@ from sqlalchemy.orm import contains_eager
 
 from ..extensions import db
 from ..helpers import is_htmx, mailto, owned_or_404, paginate, render_page_or_fragment
-from ..models import Contact, Touchpoint, TouchpointState
+from ..models import Contact, ContactKind, Touchpoint, TouchpointState
+from ..moments.queries import MOMENT_WHY, READINESS_WHY, missing_moments
 from ..tokens import client_link_url
 from . import bp
 from .emails import link_days, queue_touchpoint_email, subject_for, whole_message, why_not_emailable
@@ -108,7 +109,10 @@ def new():
         )
         return redirect(url_for(".detail", touchpoint_id=touchpoint.id), 303)
     status = 422 if form.is_submitted() else 200
-    return render_template("touchpoints/new.html", form=form, contact=contact), status
+    page = render_template(
+        "touchpoints/new.html", form=form, contact=contact, **_readiness(contact, planning=True)
+    )
+    return page, status
 
 
 @bp.route("/<int:touchpoint_id>", methods=["GET", "POST"])
@@ -221,6 +225,24 @@ def _apply_details(form: TouchpointForm, touchpoint: Touchpoint) -> None:
     touchpoint.value_offered = (form.value_offered.data or "").strip()
     touchpoint.ask_count = form.ask_count.data
     touchpoint.auto_send = bool(form.auto_send.data)
+    # Asking for the other vendors who serve them only makes sense for a client.
+    touchpoint.ask_for_vendors = (
+        bool(form.ask_for_vendors.data) and touchpoint.contact.kind == ContactKind.CLIENT
+    )
+
+
+def _readiness(contact: Contact, *, planning: bool) -> dict:
+    """The readiness hint while a touchpoint is being planned: the advocacy moments the
+    contact hasn't had yet (see app/moments)."""
+    if not planning:
+        return {"readiness": None}
+    return {
+        "readiness": {
+            "missing": missing_moments(contact),
+            "why": MOMENT_WHY,
+            "readiness_why": READINESS_WHY,
+        }
+    }
 
 
 def _state_from_timestamps(touchpoint: Touchpoint) -> TouchpointState:
@@ -257,12 +279,14 @@ def _send_context(touchpoint: Touchpoint, notice: str = "", notice_kind: str = "
 
 
 def _render_detail(touchpoint: Touchpoint, form: EditTouchpointForm, status: int = 200):
+    planning = touchpoint.state == TouchpointState.PLANNED and not is_htmx()
     return render_page_or_fragment(
         "touchpoints/detail.html",
         "touchpoints/_send.html",
         status=status,
         form=form,
         **_send_context(touchpoint),
+        **_readiness(touchpoint.contact, planning=planning),
     )
 
 

@@ -18,9 +18,11 @@ from flask.cli import with_appcontext
 from .extensions import db
 from .helpers import external_url
 from .models import (
+    AdvocacyMoment,
     Connection,
     Contact,
     ContactKind,
+    ContactMoment,
     EventKind,
     IntroMethod,
     Referral,
@@ -31,6 +33,7 @@ from .models import (
     UpdatePreference,
     UpdateState,
     User,
+    WantedCategory,
 )
 from .tokens import client_link_url
 
@@ -93,6 +96,7 @@ def seed_demo(password: str) -> tuple[User, bool]:
     user.record_successful_login()  # a locked demo account would be no demo
     db.session.flush()
     _seed_contacts(user)
+    _seed_most_wanted(user)
     return user, created
 
 
@@ -131,7 +135,7 @@ def _seed_contacts(user: User) -> None:
         "Priya Shah",
         email="priya@shahfamilydental.example",
         phone="+1 555 0142",
-        category="Dentist, owns Shah Family Dental",
+        category="Dentist",
         engagement_start=today - timedelta(days=150),
         delivered_on=today - timedelta(days=user.first_touchpoint_days),
         terms_what_counts="A practice owner (dental, medical or veterinary) who has not had a "
@@ -149,6 +153,23 @@ def _seed_contacts(user: User) -> None:
             value_offered="We filed your amended 2025 return: the refund of $6,420 should "
             "reach your account within six weeks.",
         )
+        db.session.add_all(
+            ContactMoment(
+                user_id=user.id,
+                contact_id=priya.id,
+                moment=moment,
+                happened_on=priya.engagement_start + timedelta(days=offset),
+                note=note,
+            )
+            for moment, offset, note in (
+                (AdvocacyMoment.EXPECTATION, 0, "Said at the kick-off that I grow by referral."),
+                (
+                    AdvocacyMoment.INSIGHT,
+                    60,
+                    "Found a refund she didn't know about.",
+                ),
+            )
+        )
         db.session.add(
             Connection(
                 user_id=user.id,
@@ -164,7 +185,7 @@ def _seed_contacts(user: User) -> None:
         "Tom Becker",
         email="tom@riversidevet.example",
         phone="+1 555 0178",
-        category="Veterinarian, Riverside Animal Clinic",
+        category="Veterinarian",
         engagement_start=today - timedelta(days=200),
         delivered_on=today - timedelta(days=125),
         terms_what_counts="A clinic owner who is thinking about buying or selling a practice.",
@@ -186,7 +207,7 @@ def _seed_contacts(user: User) -> None:
         "Alicia Gómez",
         email="alicia@gomezortho.example",
         phone="+1 555 0113",
-        category="Orthodontist, Gómez Orthodontics",
+        category="Orthodontist",
         engagement_start=today - timedelta(days=300),
         delivered_on=today - timedelta(days=200),
         terms_what_counts="Any practice owner who complains about their tax bill.",
@@ -277,7 +298,7 @@ def _seed_contacts(user: User) -> None:
         email="marcus@leetechsupport.example",
         phone="+1 555 0155",
         kind=ContactKind.VENDOR,
-        category="IT support for medical and dental offices",
+        category="IT support",
         terms_what_counts="A practice that is changing hands or opening a new location.",
     )
 
@@ -311,7 +332,7 @@ def _seed_contacts(user: User) -> None:
         "Sam Ellis",
         email="sam.ellis@mailbox.example",
         kind=ContactKind.FRIEND_FAMILY,
-        category="Brother-in-law; runs a physiotherapy clinic",
+        category="Physiotherapist",
         update_preference=UpdatePreference.MILESTONES,
     )
 
@@ -320,7 +341,7 @@ def _seed_contacts(user: User) -> None:
         "Jordan Whitfield",
         email="jordan@brightkidspeds.example",
         phone="+1 555 0121",
-        category="Practice manager, Bright Kids Pediatrics",
+        category="Practice manager",
         engagement_start=today - timedelta(days=40),
         terms_what_counts="Another practice manager who handles the books themselves.",
         terms_how_many=2,
@@ -339,8 +360,19 @@ def _seed_contacts(user: User) -> None:
         "Grace Liu",
         email="grace@dentalstudyclub.example",
         kind=ContactKind.NETWORKING,
-        category="Runs the county dental study club",
+        category="Study club organiser",
         update_preference=UpdatePreference.NONE,
+    )
+
+
+def _seed_most_wanted(user: User) -> None:
+    """The occupations in touch with the practice owners Morgan wants, once."""
+    if db.session.scalar(sa.select(WantedCategory.id).where(WantedCategory.user_id == user.id)):
+        return
+    names = ["Estate planning attorney", "IT support", "Practice manager", "Banker", "Dentist"]
+    db.session.add_all(
+        WantedCategory(user_id=user.id, name=name, position=position)
+        for position, name in enumerate(names)
     )
 
 

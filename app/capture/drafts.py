@@ -130,18 +130,10 @@ class ReferrerDrafts:
 
     editable: bool
     by_id: dict[int, Referral] = field(default_factory=dict)
-    by_key: dict[tuple, Referral] = field(default_factory=dict)
 
     def for_person(self, person) -> Referral | None:
-        """The draft for one person of ``capture.routes.Introduced``, if there is one.
-
-        Matched on the referral's id when the row carries it, otherwise on what the
-        row shows (its touchpoint, name and the time it was introduced).
-        """
-        ident = getattr(person, "referral_id", None) or getattr(person, "id", None)
-        if ident is not None:
-            return self.by_id.get(ident)
-        return self.by_key.get((person.touchpoint_id, person.name, person.introduced_at))
+        """The draft for one person of ``capture.routes.Introduced``, if there is one."""
+        return self.by_id.get(person.referral_id)
 
     def __bool__(self) -> bool:
         return bool(self.by_id)
@@ -161,10 +153,6 @@ def referrer_drafts(token: str) -> ReferrerDrafts:
     return ReferrerDrafts(
         editable=link.state is LinkState.VALID,
         by_id={referral.id: referral for referral in drafts},
-        by_key={
-            (referral.touchpoint_id, referral.name, referral.created_at): referral
-            for referral in drafts
-        },
     )
 
 

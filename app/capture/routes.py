@@ -107,7 +107,9 @@ class UpdatesForm(FlaskForm):
 class Introduced:
     """One person as their referrer sees them: never the professional's private notes."""
 
+    referral_id: int
     name: str
+    is_vendor: bool  # a vendor they introduced as a source, not someone needing help
     touchpoint_id: int | None
     introduced_at: datetime
     status: ReferralStatus  # the latest step the referrer was told about
@@ -472,7 +474,13 @@ def introduced_by(contact_id: int, user_id: int, pro: str) -> tuple[list[Introdu
     says whether there are more people than the list shows.
     """
     rows = db.session.execute(
-        sa.select(Referral.id, Referral.name, Referral.touchpoint_id, Referral.created_at)
+        sa.select(
+            Referral.id,
+            Referral.name,
+            Referral.is_vendor,
+            Referral.touchpoint_id,
+            Referral.created_at,
+        )
         .where(Referral.contact_id == contact_id, Referral.user_id == user_id)
         .order_by(Referral.created_at.desc(), Referral.id.desc())
         .limit(INTRODUCED_LIMIT + 1)
@@ -514,7 +522,9 @@ def introduced_by(contact_id: int, user_id: int, pro: str) -> tuple[list[Introdu
         message, told_at = latest.get(row.id, ("", None))
         people.append(
             Introduced(
+                referral_id=row.id,
                 name=row.name,
+                is_vendor=row.is_vendor,
                 touchpoint_id=row.touchpoint_id,
                 introduced_at=row.created_at,
                 status=step,

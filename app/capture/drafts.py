@@ -139,19 +139,15 @@ class ReferrerDrafts:
         return bool(self.by_id)
 
 
-@bp.app_template_global("referrer_drafts")
-def referrer_drafts(token: str) -> ReferrerDrafts:
-    """The introductions drafted for this link's referrer (one query), for their page.
+def referrer_drafts(touchpoint: Touchpoint, *, editable: bool) -> ReferrerDrafts:
+    """The introductions drafted for this touchpoint's referrer (one query), for their page.
 
-    Only a working link can edit; an expired one still shows the draft and its
-    email link; any other link shows nothing.
+    ``editable``: the link works (an expired one still shows each draft and its
+    email link, read-only).
     """
-    link = read_client_link(token)
-    if link.state not in (LinkState.VALID, LinkState.EXPIRED):
-        return ReferrerDrafts(editable=False)
-    drafts = _contact_drafts(link.touchpoint)
+    drafts = _contact_drafts(touchpoint)
     return ReferrerDrafts(
-        editable=link.state is LinkState.VALID,
+        editable=editable,
         by_id={referral.id: referral for referral in drafts},
     )
 

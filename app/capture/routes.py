@@ -48,6 +48,7 @@ from ..models import (
 )
 from ..tokens import ClientLink, LinkState, read_client_link, unsubscribe_token
 from . import bp
+from .drafts import referrer_drafts
 from .emails import queue_fresh_link_request, queue_new_referrals, queue_referrer_thanks
 from .forms import (
     NamedAskForm,
@@ -393,7 +394,7 @@ def _link_problem(link: ClientLink, token: str):
         # Revoked with no new link issued: there is no newer message to point to.
         revoked = not link.touchpoint.link_active
         return render_template("capture/replaced.html", revoked=revoked, **context), 410
-    context = _page_context(link.touchpoint, token)
+    context = _page_context(link.touchpoint, token, link_works=False)
     requested = link.touchpoint.fresh_link_requested_at
     recently_asked = requested is not None and requested > utcnow() - FRESH_LINK_INTERVAL
     return render_template("capture/expired.html", recently_asked=recently_asked, **context), 410
@@ -404,6 +405,7 @@ def _page_context(
     token: str,
     *,
     with_people: bool = True,
+    link_works: bool = True,
     updates_form: UpdatesForm | None = None,
 ) -> dict:
     """What every referrer page shows: whose link it is, in their words.
@@ -419,6 +421,7 @@ def _page_context(
         updates_form = UpdatesForm(formdata=None, update_preference=contact.update_preference)
     context = {
         "token": token,
+        "link_works": link_works,
         "touchpoint": touchpoint,
         "contact": contact,
         "user": user,
@@ -461,7 +464,16 @@ def _with_people(context: dict) -> dict:
         touchpoint.answered_at is not None
         or any(person.touchpoint_id == touchpoint.id for person in introduced)
     )
-    return {**context, "introduced": introduced, "more_introduced": more, "answered": answered}
+    drafts = None
+    if introduced:
+        drafts = referrer_drafts(touchpoint, editable=context.get("link_works", True))
+    return {
+        **context,
+        "introduced": introduced,
+        "more_introduced": more,
+        "answered": answered,
+        "drafts": drafts,
+    }
 
 
 def introduced_by(contact_id: int, user_id: int, pro: str) -> tuple[list[Introduced], bool]:

@@ -1,5 +1,6 @@
 """Small helpers shared by the blueprints: htmx, ownership, external links."""
 
+from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 import sqlalchemy as sa
@@ -34,23 +35,88 @@ def render_page_or_fragment(page: str, fragment: str, status: int = 200, **conte
 # Beyond these, numbers from a URL cannot be ours (and overflow a 64-bit integer column).
 MAX_PAGE = 1_000_000
 MAX_ID = 2**63 - 1
+# Lists count their rows up to here and say "more than" beyond: an exact count
+# reads every matching row, so a professional with years of history would pay
+# for it on every page.
+COUNT_CAP = 1_000
 
 
-def paginate(query):
-    """One page of a list query: ``?page=N`` and the PER_PAGE setting, never a 404."""
-    page = request.args.get("page", 1, type=int)
-    return db.paginate(
-        query,
-        page=min(max(page, 1), MAX_PAGE),
-        per_page=current_app.config["PER_PAGE"],
-        error_out=False,
+@dataclass(frozen=True)
+class Page:
+    """One page of a list, and as much of its total as stays cheap to know."""
+
+    items: list
+    page: int
+    per_page: int
+    has_next: bool
+    total: int | None  # None: more than count_cap
+    count_cap: int
+
+    @property
+    def pages(self) -> int | None:
+        """How many pages there are, or None when the total is not known."""
+        if self.total is None:
+            return None
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def prev_num(self) -> int | None:
+        return self.page - 1 if self.has_prev else None
+
+    @property
+    def next_num(self) -> int | None:
+        return self.page + 1 if self.has_next else None
+
+
+def capped_count(query, cap: int | None = None):
+    """How many rows ``query`` has, counting no further than ``cap`` + 1 (COUNT_CAP
+    by default), as a scalar subquery: ``cap`` + 1 means "more than ``cap``"."""
+    cap = COUNT_CAP if cap is None else cap
+    capped = query.order_by(None).with_only_columns(sa.literal(1), maintain_column_froms=True)
+    counted = sa.select(sa.func.count()).select_from(capped.limit(cap + 1).subquery())
+    return counted.scalar_subquery()
+
+
+def paginate(query, count_query=None, count_cap: int | None = None) -> Page:
+    """One page of a list query: ``?page=N`` and the PER_PAGE setting, never a 404.
+
+    Two queries whatever the size of the list: the page's rows (one more than a
+    page, to know whether there is a next one), and a count that stops after
+    ``count_cap`` (COUNT_CAP by default). ``count_query`` may count the same rows
+    more cheaply (without the joins that only load what the rows show).
+    """
+    count_cap = COUNT_CAP if count_cap is None else count_cap
+    page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
+    per_page = current_app.config["PER_PAGE"]
+    rows = (
+        db.session.execute(query.limit(per_page + 1).offset((page - 1) * per_page))
+        .unique()
+        .scalars()
+        .all()
+    )
+    counted = count_query if count_query is not None else query
+    total = db.session.scalar(sa.select(capped_count(counted, count_cap)))
+    return Page(
+        items=rows[:per_page],
+        page=page,
+        per_page=per_page,
+        has_next=len(rows) > per_page,
+        total=total if total <= count_cap else None,
+        count_cap=count_cap,
     )
 
 
-def owned_or_404(model, ident):
+def owned_or_404(model, ident, *options, for_update: bool = False):
     """The current professional's row of ``model`` with this id, or 404.
 
     Another professional's id is indistinguishable from one that does not exist.
+    ``options`` load what the caller needs with the row (``joinedload(...)``), and
+    ``for_update`` locks the row itself until the commit (on PostgreSQL; SQLite
+    writes are serial already).
     """
     try:
         ident = int(ident)
@@ -58,9 +124,12 @@ def owned_or_404(model, ident):
         abort(404)
     if not 1 <= ident <= MAX_ID:
         abort(404)
-    row = db.session.scalar(
-        sa.select(model).where(model.id == ident, model.user_id == current_user.id)
-    )
+    query = sa.select(model).where(model.id == ident, model.user_id == current_user.id)
+    if options:
+        query = query.options(*options)
+    if for_update:
+        query = query.with_for_update(of=model)
+    row = db.session.scalar(query)
     if row is None:
         abort(404)
     return row

@@ -15,7 +15,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask import current_app
 from flask_login import UserMixin
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
@@ -239,7 +239,10 @@ class Contact(db.Model):
     """A referral source: a client, vendor, colleague ... of one professional."""
 
     __table_args__ = (
-        sa.Index("ix_contact_user_name", "user_id", "name"),
+        # The list's order (lower(name), id), read in order a page at a time. On
+        # SQLite lower() is the app's Unicode one (database.py), so only the app's
+        # connections should write contacts' names.
+        sa.Index("ix_contact_user_lower_name", "user_id", sa.text("lower(name)"), "id"),
         sa.Index("ix_contact_user_created", "user_id", "created_at"),
     )
 
@@ -267,6 +270,14 @@ class Contact(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     user: Mapped[User] = relationship()
+    # The professional's own words for this kind of source, if they wrote any. The
+    # referrer's pages load it with the link, in the same query (tokens.read_client_link).
+    own_wording: Mapped[KindWording | None] = relationship(
+        primaryjoin="and_(Contact.user_id == foreign(KindWording.user_id), "
+        "Contact.kind == foreign(KindWording.kind))",
+        viewonly=True,
+        uselist=False,
+    )
 
     @property
     def first_name(self) -> str:
@@ -342,8 +353,19 @@ class Touchpoint(db.Model):
     __table_args__ = (
         sa.Index("ix_touchpoint_user_state_due", "user_id", "state", "due_on"),
         sa.Index("ix_touchpoint_contact_due", "contact_id", "due_on"),
-        # send-due: planned touchpoints by date, across every professional.
-        sa.Index("ix_touchpoint_state_due", "state", "due_on"),
+        # send-due's emails: planned touchpoints that send themselves, by date, across
+        # every professional; never the ones waiting to be sent by hand.
+        sa.Index("ix_touchpoint_send_due", "state", "auto_send", "due_on", "id"),
+        # send-due's rhythm: only the touchpoints it still has to look at (planning.py).
+        # The WHERE is written as the query writes it, literals included, so both
+        # databases can see the query needs nothing outside the index.
+        sa.Index(
+            "ix_touchpoint_rhythm_pending",
+            "due_on",
+            "id",
+            sqlite_where=sa.text("rhythm_pending = 1 AND state != 'planned'"),
+            postgresql_where=sa.text("rhythm_pending AND state != 'planned'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -369,9 +391,20 @@ class Touchpoint(db.Model):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     fresh_link_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The rhythm may still have to act after this touchpoint: true from the start,
+    # cleared by send-due once it has (see touchpoints/planning.py).
+    rhythm_pending: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
 
     user: Mapped[User] = relationship()
     contact: Mapped[Contact] = relationship()
+
+    @validates("state", "due_on")
+    def _rhythm_looks_again(self, key, value):
+        # Planned again (a cancel undone) or moved to another date, this touchpoint
+        # may be the one the rhythm follows now: it looks at it again.
+        if key == "due_on" or value == TouchpointState.PLANNED:
+            self.rhythm_pending = True
+        return value
 
     def default_message(self) -> str:
         """The pre-filled message: the value delivered, the terms agreed, then the explicit ask.
@@ -489,8 +522,12 @@ class Referral(db.Model):
     __table_args__ = (
         # Idempotency: replaying one submission can never add its people twice.
         sa.UniqueConstraint("submission_key", "position"),
+        # The pipeline list's filters and sorts, each read in order a page at a time
+        # (see referrals.routes.SORTS), and the home page's longest-waiting first.
         sa.Index("ix_referral_user_status_created", "user_id", "status", "created_at"),
         sa.Index("ix_referral_user_created", "user_id", "created_at"),
+        sa.Index("ix_referral_user_last_step", "user_id", "last_step_at", "id"),
+        sa.Index("ix_referral_user_lower_name", "user_id", sa.text("lower(name)"), "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

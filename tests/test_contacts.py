@@ -326,6 +326,51 @@ def test_the_list_costs_the_same_queries_for_many_contacts(app, signed_in, user)
     for _ in range(8):
         make_touchpoint(make_contact(user))
     assert queries_for_list() == few
+    assert few <= 10
+
+
+def test_hundreds_of_contacts_cost_the_same_queries_and_say_more_than(
+    app, signed_in, user, monkeypatch
+):
+    """Bulk-inserted contacts, past the count's cap: same queries, "more than", pages."""
+
+    def queries_for(url: str) -> int:
+        statements = []
+
+        def listener(_conn, _cursor, statement, *_args):
+            if not statement.lstrip().upper().startswith("BEGIN"):  # transactions, not queries
+                statements.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            assert signed_in.get(url).status_code == 200
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        return len(statements)
+
+    urls = ("/contacts/", "/contacts/?q=ann")
+    make_touchpoint(make_contact(user, name="Ann First"))
+    few = {url: queries_for(url) for url in urls}
+    ids = db.session.scalars(
+        sa.insert(Contact).returning(Contact.id),
+        [{"user_id": user.id, "name": f"Ann Number{n:03}"} for n in range(300)],
+    ).all()
+    db.session.execute(
+        sa.insert(Touchpoint),
+        [{"user_id": user.id, "contact_id": i, "due_on": date.today()} for i in ids],
+    )
+    db.session.commit()
+    monkeypatch.setattr("app.helpers.COUNT_CAP", 200)
+    for url, count in few.items():
+        assert queries_for(url) == count, url
+        assert count <= 10, url
+    page = signed_in.get("/contacts/").get_data(as_text=True)
+    assert "More than 200 contacts." in page
+    assert "<span>Page 1</span>" in page and 'href="/contacts/?page=2"' in page
+    search = signed_in.get("/contacts/?q=number", headers={"HX-Request": "true"})
+    assert "More than 100 contacts match “number”." in search.get_data(as_text=True)
+    short = signed_in.get("/contacts/?q=first").get_data(as_text=True)
+    assert "1 contact match “first”." in short
 
 
 # The detail page

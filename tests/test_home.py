@@ -64,6 +64,20 @@ def test_home_shows_the_first_ten_due_and_links_to_all(signed_in, user):
     assert "See all 12 touchpoints that are due" in page
 
 
+def test_home_counts_stop_at_the_cap_and_say_so(signed_in, user, monkeypatch):
+    """Years of history: the counts stop at their caps (here 11) instead of reading every row."""
+    monkeypatch.setattr("app.helpers.COUNT_CAP", 11)
+    monkeypatch.setattr("app.main.routes.ATTENTION_COUNT_CAP", 11)
+    contact = make_contact(user)
+    for n in range(12):
+        make_touchpoint(contact, due_on=days_ago(n))
+        make_referral(contact)
+    page = signed_in.get("/").get_data(as_text=True)
+    assert "See all 11+ touchpoints that are due" in page
+    assert "See all 11+ that need attention" in page
+    assert '<span class="badge">11+</span>' in page
+
+
 def test_home_with_nothing_due_shows_what_comes_next(signed_in, user):
     make_touchpoint(make_contact(user, name="Nina Next"), due_on=date.today() + timedelta(5))
     page = signed_in.get("/").get_data(as_text=True)

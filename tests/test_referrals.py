@@ -12,6 +12,7 @@ from sqlalchemy import event as sa_event
 
 from app.extensions import db
 from app.models import (
+    Contact,
     ContactKind,
     EventKind,
     IntroMethod,
@@ -299,12 +300,127 @@ def test_the_list_costs_the_same_queries_for_many_referrals(signed_in, user):
         for _ in range(n):
             make_referral(make_contact(user))
 
+    urls = (
+        "/referrals/",
+        "/referrals/?view=attention",
+        "/referrals/?status=new&sort=name",
+        "/referrals/?sort=quiet&page=2",
+    )
     add(5)
-    few = {url: queries_for(url) for url in ("/referrals/", "/referrals/?view=attention")}
+    few = {url: queries_for(url) for url in urls}
     add(35)
     for url, count in few.items():
         assert queries_for(url) == count, url
+        assert count <= 10, url
     assert len(names_in(text(signed_in.get("/referrals/")))) == 25
+
+
+def test_the_list_costs_the_same_queries_with_hundreds_of_referrals(app, signed_in, user):
+    """Hundreds of rows, bulk inserted: more referrers than the filter lists, and a
+    count that stops at its cap; still the same few queries as with a handful."""
+    import app.referrals.routes as referrals_routes
+
+    def queries_for(url: str) -> int:
+        statements = []
+
+        def listener(_conn, _cursor, statement, *_args):
+            if not statement.lstrip().upper().startswith("BEGIN"):  # transactions, not queries
+                statements.append(statement)
+
+        sa_event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            assert signed_in.get(url).status_code == 200
+        finally:
+            sa_event.remove(db.engine, "before_cursor_execute", listener)
+        return len(statements)
+
+    def add(n: int) -> None:
+        now = utcnow()
+        contacts = db.session.scalars(
+            sa.insert(Contact).returning(Contact.id),
+            [{"user_id": user.id, "name": f"Referrer {i:04}"} for i in range(n)],
+        ).all()
+        db.session.execute(
+            sa.insert(Referral),
+            [
+                {"user_id": user.id, "contact_id": contact_id, "name": f"Person {i}",
+                 "created_at": now - timedelta(hours=i), "last_step_at": now}
+                for i, contact_id in enumerate(contacts * 3)
+            ],
+        )  # fmt: skip
+        db.session.commit()
+
+    few_referrer = make_referral(make_contact(user, name="Early Referrer"))
+    urls = (
+        "/referrals/",
+        "/referrals/?view=attention",
+        "/referrals/?status=new&sort=name",
+        "/referrals/?page=3",
+        f"/referrals/?referrer={few_referrer.contact_id}",
+    )
+    few = {url: queries_for(url) for url in urls}
+    add(referrals_routes.REFERRER_CHOICES + 50)  # 450 referrals from 150 referrers
+    for url, count in few.items():
+        assert queries_for(url) == count, url
+        assert count <= 10, url
+    page = text(signed_in.get(f"/referrals/?referrer={few_referrer.contact_id}"))
+    assert names_in(page) == [few_referrer.name]
+    assert f'<option value="{few_referrer.contact_id}" selected>Early Referrer</option>' in page
+
+
+def test_a_long_list_says_more_than_and_still_pages(app, signed_in, ann, monkeypatch):
+    monkeypatch.setattr("app.helpers.COUNT_CAP", 3)
+    app.config["PER_PAGE"] = 2
+    for n in range(6):
+        make_referral(ann, name=f"Person {n}")
+    first = text(signed_in.get("/referrals/"))
+    assert "More than 3 referrals." in first
+    assert "<span>Page 1</span>" in first
+    assert 'rel="prev"' not in first
+    assert 'href="/referrals/?page=2"' in first
+    last = text(signed_in.get("/referrals/?page=3"))
+    assert 'rel="prev"' in last and 'rel="next"' not in last
+    assert len(names_in(last)) == 2
+    few = text(signed_in.get("/referrals/?status=won"))
+    assert "Nothing matches these filters" in few
+
+
+def test_too_many_referrers_to_list_points_to_the_contact(app, signed_in, user, monkeypatch):
+    monkeypatch.setattr("app.referrals.routes.REFERRER_CHOICES", 2)
+    contacts = [make_contact(user, name=f"Ref {n}") for n in range(3)]
+    for contact in contacts:
+        make_referral(contact, name=f"From {contact.name}")
+    page = text(signed_in.get("/referrals/"))
+    assert "To see one referrer’s introductions, open them in" in page
+    assert "Ref 0</option>" not in page
+    chosen = text(signed_in.get(f"/referrals/?referrer={contacts[2].id}"))
+    assert names_in(chosen) == ["From Ref 2"]
+    assert f'<option value="{contacts[2].id}" selected>Ref 2</option>' in chosen
+    detail = text(signed_in.get(f"/contacts/{contacts[2].id}"))
+    assert f'href="/referrals/?referrer={contacts[2].id}"' in detail
+
+
+def test_an_in_place_status_change_costs_a_few_queries(signed_in, user, pat):
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        if not statement.lstrip().upper().startswith("BEGIN"):
+            statements.append(statement)
+
+    csrf = csrf_from(signed_in.get("/referrals/"))
+    for where in ("list", "detail"):
+        statements.clear()
+        sa_event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            response = signed_in.post(
+                f"/referrals/{pat.id}/status",
+                data={"status": "contacted" if where == "list" else "meeting_set", "where": where},
+                headers={**HTMX, "X-CSRFToken": csrf},
+            )
+        finally:
+            sa_event.remove(db.engine, "before_cursor_execute", record)
+        assert response.status_code == 200, where
+        assert len(statements) <= 10, (where, statements)
 
 
 # Ownership

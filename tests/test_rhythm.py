@@ -249,6 +249,134 @@ def test_only_the_professionals_own_contacts_are_looked_at_per_contact(ctx, user
     assert (planned.due_on, planned.user_id) == (days_ago(1) + timedelta(days=28), other.id)
 
 
+def test_a_planned_touchpoint_dated_before_the_latest_hands_the_rhythm_back_once_sent(ctx, contact):
+    """While it waits the rhythm does nothing; once it is sent, the rhythm follows the
+    latest touchpoint again, in the same run."""
+    latest = sent_touchpoint(contact, due_on=days_ago(5))
+    earlier = make_touchpoint(contact, due_on=days_ago(20))  # planned by hand, not yet sent
+    assert plan_due_rhythm(TODAY) == 0
+
+    earlier.mark_sent()
+    db.session.commit()
+
+    assert plan_due_rhythm(TODAY) == 1
+    (planned,) = planned_for(contact.id)
+    assert planned.due_on == latest.due_on + timedelta(days=91)
+    assert plan_due_rhythm(TODAY) == 0
+
+
+def test_an_earlier_touchpoint_opened_hands_the_rhythm_to_the_latest(ctx, contact):
+    """In batches of one, as from several runs: each latest one's next is planned once."""
+    other = make_contact(contact.user)
+    for someone in (contact, other):
+        make_touchpoint(someone, due_on=days_ago(30))  # planned: the rhythm waits for it
+        sent_touchpoint(someone, due_on=days_ago(3))
+    assert plan_due_rhythm(TODAY, size=1) == 0
+    # A first opening of the link records itself with a plain UPDATE, not the ORM.
+    db.session.execute(
+        sa.update(Touchpoint)
+        .where(Touchpoint.state == TouchpointState.PLANNED)
+        .values(state=TouchpointState.OPENED)
+    )
+    db.session.commit()
+
+    assert plan_due_rhythm(TODAY, size=1) == 2
+    for someone in (contact, other):
+        (planned,) = planned_for(someone.id)
+        assert planned.due_on == days_ago(3) + timedelta(days=91)
+
+
+def test_switching_a_contacts_rhythm_on_plans_their_next_touchpoint(signed_in, user):
+    contact = make_contact(user, rhythm_days=0)
+    sent_touchpoint(contact, due_on=days_ago(10))
+    assert plan_due_rhythm(TODAY) == 0  # no regular touchpoints: nothing, and not again
+    settled()
+
+    response = post_form(
+        signed_in,
+        f"/contacts/{contact.id}/edit",
+        {"name": contact.name, "kind": "client", "rhythm_choice": "days", "rhythm_days": "30"},
+    )
+
+    assert response.status_code == 303
+    assert plan_due_rhythm(TODAY) == 1
+    assert planned_for(contact.id)[0].due_on == days_ago(10) + timedelta(days=30)
+
+
+def test_a_professional_who_sets_a_rhythm_gets_next_touchpoints_planned(signed_in, user):
+    user.rhythm_days = None
+    db.session.commit()
+    contacts = [make_contact(user) for _ in range(3)]
+    for contact in contacts:
+        sent_touchpoint(contact, due_on=days_ago(10))
+    own_none = make_contact(user, rhythm_days=0)
+    sent_touchpoint(own_none, due_on=days_ago(10))
+    assert plan_due_rhythm(TODAY) == 0
+    settled()
+
+    settings = {
+        "display_name": "Dana Reyes",
+        "ask_count": "2",
+        "first_touchpoint_days": "90",
+        "attention_days": "14",
+        "rhythm_days": "60",
+    }
+    assert post_form(signed_in, "/settings", settings).status_code == 303
+
+    assert plan_due_rhythm(TODAY) == 3
+    for contact in contacts:
+        assert planned_for(contact.id)[0].due_on == days_ago(10) + timedelta(days=60)
+    assert planned_for(own_none.id) == []
+
+
+def test_a_cancel_undone_or_a_date_moved_is_looked_at_again_by_the_rhythm(signed_in, contact):
+    cancelled = make_touchpoint(contact, due_on=days_ago(2), state=TouchpointState.CANCELLED)
+    moved = sent_touchpoint(contact, due_on=days_ago(40))
+    assert plan_due_rhythm(TODAY) == 1  # after the cancelled one, its date the latest
+    settled()
+    assert not db.session.get(Touchpoint, cancelled.id).rhythm_pending
+    settled()
+
+    assert post_form(signed_in, f"/touchpoints/{cancelled.id}/restore", {}).status_code == 303
+    detail = f"/touchpoints/{moved.id}"
+    edit = {"due_on": days_ago(1).isoformat(), "ask_count": "2", "message": moved.message}
+    assert post_form(signed_in, detail, edit).status_code == 303
+
+    db.session.expire_all()
+    assert db.session.get(Touchpoint, cancelled.id).state == TouchpointState.PLANNED
+    assert db.session.get(Touchpoint, cancelled.id).rhythm_pending
+    assert db.session.get(Touchpoint, moved.id).rhythm_pending
+
+
+def test_once_settled_a_run_reads_nothing_but_what_is_due(app, ctx, user):
+    """History, planned touchpoints and contacts without a rhythm cost nothing per run."""
+    for n in range(6):
+        contact = make_contact(user, rhythm_days=0 if n % 3 == 0 else None)
+        sent_touchpoint(contact, due_on=days_ago(200))
+        sent_touchpoint(contact, due_on=days_ago(100 - n))
+    assert plan_due_rhythm(TODAY) == 4  # the contacts with a rhythm, after the latest
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement.lstrip().upper())
+
+    sa.event.listen(db.engine, "after_cursor_execute", record)
+    try:
+        assert plan_due_rhythm(TODAY) == 0
+    finally:
+        sa.event.remove(db.engine, "after_cursor_execute", record)
+    # One read of the index, which found nothing: no batch, no lock, no write.
+    (read,) = [statement for statement in statements if statement.startswith("SELECT")]
+    assert "RHYTHM_PENDING" in read
+    assert not [s for s in statements if s.startswith(("UPDATE", "INSERT"))]
+    marked = count_rows(
+        Touchpoint,
+        Touchpoint.rhythm_pending.is_(True),
+        Touchpoint.state != TouchpointState.PLANNED,
+    )
+    assert marked == 0
+
+
 def test_send_due_plans_after_a_passed_date_and_says_so(runner, ctx, contact):
     sent_touchpoint(contact, due_on=days_ago(10))
     settled()

@@ -170,16 +170,18 @@ def test_a_touchpoint_planned_by_the_rhythm_sends_itself_when_due(ctx, contact):
 # Real processes at once ------------------------------------------------------------
 
 CONTACTS = 300
+HANDED_BACK = 100
 PROCESSES = 2
 
 
 def test_send_due_in_two_processes_at_once_queues_each_touchpoint_once(ctx, database_url):
-    """300 due automatic touchpoints, plus 300 contacts whose rhythm must move on."""
+    """300 due automatic touchpoints, plus 300 contacts whose rhythm must move on, and
+    100 more whose rhythm is handed back to their latest touchpoint."""
     user = make_user()
     pro = db.session.get(User, user.id)
     contacts = [
         Contact(user_id=pro.id, name=f"Client {i}", email=f"client{i}@example.net")
-        for i in range(2 * CONTACTS)
+        for i in range(2 * CONTACTS + HANDED_BACK)
     ]
     db.session.add_all(contacts)
     db.session.flush()
@@ -202,8 +204,32 @@ def test_send_due_in_two_processes_at_once_queues_each_touchpoint_once(ctx, data
             state=TouchpointState.SENT,
             sent_at=utcnow(),
         )
-        for contact in contacts[CONTACTS:]
+        for contact in contacts[CONTACTS : 2 * CONTACTS]
     )
+    # The latest one sent, settled long ago while an earlier one waited, planned; that
+    # earlier one has just been opened (so is no longer planned).
+    for contact in contacts[2 * CONTACTS :]:
+        db.session.add_all(
+            [
+                Touchpoint(
+                    user_id=pro.id,
+                    contact_id=contact.id,
+                    due_on=days_ago(3),
+                    message="Sent last month",
+                    state=TouchpointState.SENT,
+                    sent_at=utcnow(),
+                    rhythm_pending=False,
+                ),
+                Touchpoint(
+                    user_id=pro.id,
+                    contact_id=contact.id,
+                    due_on=days_ago(20),
+                    message="Planned by hand",
+                    state=TouchpointState.OPENED,
+                    first_opened_at=utcnow(),
+                ),
+            ]
+        )
     db.session.commit()
     auto_contacts = {contact.id for contact in contacts[:CONTACTS]}
 
@@ -227,6 +253,8 @@ def test_send_due_in_two_processes_at_once_queues_each_touchpoint_once(ctx, data
     assert len(emails) == CONTACTS
     assert set(per_contact) == auto_contacts
     assert sum(queued) == CONTACTS
+    # At least those; a touchpoint one run sent may already be followed by the other.
+    assert sum(planned) >= CONTACTS + HANDED_BACK
     sent = count_rows(
         Touchpoint,
         Touchpoint.contact_id.in_(auto_contacts),
@@ -244,5 +272,12 @@ def test_send_due_in_two_processes_at_once_queues_each_touchpoint_once(ctx, data
             sa.select(Touchpoint.contact_id).where(Touchpoint.state == TouchpointState.PLANNED)
         )
     )
-    assert len(planned_per_contact) == 2 * CONTACTS
+    assert len(planned_per_contact) == 2 * CONTACTS + HANDED_BACK
     assert max(planned_per_contact.values()) == 1
+    handed_back = db.session.scalars(
+        sa.select(Touchpoint.due_on).where(
+            Touchpoint.contact_id.in_([contact.id for contact in contacts[2 * CONTACTS :]]),
+            Touchpoint.state == TouchpointState.PLANNED,
+        )
+    ).all()
+    assert set(handed_back) == {days_ago(3) + timedelta(days=91)}

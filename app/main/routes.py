@@ -11,9 +11,11 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
+from .. import helpers
 from ..auth.routes import any_user_exists
 from ..capture.wording import ASK_FRAMING, KIND_WORDING_NOTES, first_name, the_ask
 from ..extensions import db, login_manager
+from ..helpers import capped_count
 from ..models import (
     Contact,
     ContactKind,
@@ -27,7 +29,7 @@ from ..models import (
     User,
     utcnow,
 )
-from ..referrals.queries import attention_reasons, needs_attention
+from ..referrals.queries import ATTENTION_COUNT_CAP, attention_reasons, needs_attention
 from . import bp
 from .forms import SettingsForm, WordingForm
 
@@ -43,8 +45,10 @@ def index():
     """What needs doing: touchpoints due, new answers, referrals needing attention, the quarter.
 
     A constant number of queries whatever the amount of data (at most seven,
-    the signed-in user included): each list loads what its rows show, and
-    counts ride along as window functions.
+    the signed-in user included): each list loads what its rows show, and the
+    counts ride along in the quarter's query, each stopping at its cap (an
+    exact count would read every due touchpoint and every referral that needs
+    attention, however many years of them there are).
     """
     if not current_user.is_authenticated:
         # First run: nobody can sign in yet, so offer to create the account.
@@ -55,24 +59,18 @@ def index():
     user = current_user._get_current_object()
     today, now = date.today(), utcnow()
 
+    due_where = (
+        Touchpoint.user_id == user.id,
+        Touchpoint.state == TouchpointState.PLANNED,
+        Touchpoint.due_on <= today,
+    )
     due = db.session.execute(
-        sa.select(
-            Touchpoint.id,
-            Touchpoint.due_on,
-            Contact.id.label("contact_id"),
-            Contact.name,
-            sa.func.count().over().label("total"),
-        )
+        sa.select(Touchpoint.id, Touchpoint.due_on, Contact.id.label("contact_id"), Contact.name)
         .join(Contact, Touchpoint.contact_id == Contact.id)
-        .where(
-            Touchpoint.user_id == user.id,
-            Touchpoint.state == TouchpointState.PLANNED,
-            Touchpoint.due_on <= today,
-        )
+        .where(*due_where)
         .order_by(Touchpoint.due_on, Touchpoint.id)
         .limit(HOME_LIST_SIZE)
     ).all()
-    due_count = due[0].total if due else 0
 
     upcoming = []
     if not due:
@@ -89,8 +87,14 @@ def index():
         ).all()
 
     answers = _new_answers(user, now)
-    attention, attention_count = _needs_attention(user, now)
-    quarter = _quarter_numbers(user, today)
+    attention = _needs_attention(user, now)
+    attention_where = (Referral.user_id == user.id, needs_attention(user, now))
+    quarter, (due_count, attention_count) = _quarter_numbers(
+        user,
+        today,
+        capped_count(sa.select(Touchpoint.id).where(*due_where)),
+        capped_count(sa.select(Referral.id).where(*attention_where), ATTENTION_COUNT_CAP),
+    )
 
     has_contacts = (
         bool(due or upcoming or answers or attention or quarter.received)
@@ -104,6 +108,8 @@ def index():
         today=today,
         due=due,
         due_count=due_count,
+        count_cap=helpers.COUNT_CAP,
+        attention_count_cap=ATTENTION_COUNT_CAP,
         upcoming=upcoming,
         answers=answers,
         new_answer_days=NEW_ANSWER_DAYS,
@@ -148,20 +154,20 @@ class AttentionItem:
     reasons: list[str]
 
 
-def _needs_attention(user: User, now: datetime) -> tuple[list[AttentionItem], int]:
-    """The first few referrals that need the professional (longest waiting first), and how many."""
+def _needs_attention(user: User, now: datetime) -> list[AttentionItem]:
+    """The first few referrals that need the professional, longest waiting first
+    (along ix_referral_user_last_step: the first few that match, not all of them)."""
     rows = db.session.execute(
-        sa.select(Referral, Contact.name, sa.func.count().over())
+        sa.select(Referral, Contact.name)
         .join(Contact, Referral.contact_id == Contact.id)
         .where(Referral.user_id == user.id, needs_attention(user, now))
         .order_by(Referral.last_step_at, Referral.id)
         .limit(ATTENTION_LIST_SIZE)
     ).all()
-    items = [
+    return [
         AttentionItem(referral, name, attention_reasons(referral, user, now))
-        for referral, name, _ in rows
+        for referral, name in rows
     ]
-    return items, (rows[0][2] if rows else 0)
 
 
 @dataclass(frozen=True)
@@ -192,8 +198,9 @@ def quarter_bounds(today: date) -> tuple[date, date]:
     return start, end
 
 
-def _quarter_numbers(user: User, today: date) -> Quarter:
-    """The quarter's four figures in one query (four scalar subqueries)."""
+def _quarter_numbers(user: User, today: date, *counts) -> tuple[Quarter, list[int]]:
+    """The quarter's four figures in one query (four scalar subqueries), with
+    ``counts`` (more scalar subqueries) in the same query."""
     start_day, end_day = quarter_bounds(today)
     start = datetime.combine(start_day, datetime.min.time(), UTC)
     end = datetime.combine(end_day, datetime.min.time(), UTC)
@@ -234,9 +241,10 @@ def _quarter_numbers(user: User, today: date) -> Quarter:
             introductions.scalar_subquery(),
             won.scalar_subquery(),
             won_value.scalar_subquery(),
+            *counts,
         )
     ).one()
-    return Quarter(
+    quarter = Quarter(
         first_day=start_day,
         last_day=end_day - timedelta(days=1),
         received=row[0] or 0,
@@ -244,6 +252,7 @@ def _quarter_numbers(user: User, today: date) -> Quarter:
         won=row[2] or 0,
         won_value=Decimal(str(row[3] or 0)).quantize(Decimal("0.01")),
     )
+    return quarter, list(row[4:])
 
 
 def money(value: Decimal | int | None) -> str:

@@ -8,6 +8,9 @@ import sqlalchemy as sa
 
 from ..models import Referral, ReferralStatus, User
 
+# "More than 100 need your attention" is all a count says past here; a longer
+# count reads row after row (a fifth or so of a long history needs attention).
+ATTENTION_COUNT_CAP = 100
 # Statuses where the professional still owes the person a next step.
 OPEN_STATUSES = (ReferralStatus.NEW, ReferralStatus.CONTACTED, ReferralStatus.MEETING_SET)
 

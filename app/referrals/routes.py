@@ -16,7 +16,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, joinedload
 
 from ..capture import drafts
 from ..capture.wording import (
@@ -27,7 +27,14 @@ from ..capture.wording import (
     person_first_name,
 )
 from ..extensions import db
-from ..helpers import is_htmx, is_safe_next, owned_or_404, paginate, render_page_or_fragment
+from ..helpers import (
+    MAX_ID,
+    is_htmx,
+    is_safe_next,
+    owned_or_404,
+    paginate,
+    render_page_or_fragment,
+)
 from ..models import (
     Contact,
     ContactKind,
@@ -45,7 +52,7 @@ from ..models import (
 from ..referrers.emails import why_cannot_email
 from . import bp, updates
 from .forms import HeadsUpForm, IntroDraftForm, NoteForm, StatusForm, ThanksForm, UpdateForm
-from .queries import attention_reasons, needs_attention
+from .queries import ATTENTION_COUNT_CAP, attention_reasons, needs_attention
 
 # The list: how it can be sorted, and how old a referral can be asked to be.
 SORTS = {
@@ -62,6 +69,9 @@ AGES = {
 }
 # "[what happened]" in a pre-written heads-up: words the professional must replace.
 _PLACEHOLDERS = re.findall(r"\[[^\]]+\]", HEADS_UP_DRAFT)
+# Past this many referrers the filter stops offering them all in a list: the
+# contact's page leads to their referrals instead (see contacts/detail.html).
+REFERRER_CHOICES = 100
 # Where a status form or composer was shown, so the answer fits back in place.
 PLACES = ("list", "attention", "detail", "page")
 
@@ -76,17 +86,34 @@ def _pipeline_words() -> dict:
 
 
 def _referrer_choices() -> list[tuple[int, str]]:
-    """The professional's contacts who referred someone, by name, in one query."""
-    referred = sa.select(Referral.contact_id).where(Referral.user_id == current_user.id)
+    """The professional's contacts who referred someone, by name: at most
+    REFERRER_CHOICES + 1 of them (one more says the list is too long to offer)."""
+    referred = sa.select(Referral.id).where(Referral.contact_id == Contact.id).exists()
     rows = db.session.execute(
         sa.select(Contact.id, Contact.name)
-        .where(Contact.user_id == current_user.id, Contact.id.in_(referred))
+        .where(Contact.user_id == current_user.id, referred)
         .order_by(sa.func.lower(Contact.name), Contact.id)
+        .limit(REFERRER_CHOICES + 1)
     )
     return [(row.id, row.name) for row in rows]
 
 
-def _read_filters(referrer_ids: set[int]) -> dict:
+def _chosen_referrer() -> tuple[int, str] | None:
+    """The referrer asked for in ``?referrer=``, if they are the professional's and
+    referred someone (looked up: they may be beyond the choices listed)."""
+    referrer = request.args.get("referrer", "")
+    if not re.fullmatch(r"[0-9]{1,19}", referrer) or int(referrer) > MAX_ID:
+        return None
+    referred = sa.select(Referral.id).where(Referral.contact_id == Contact.id).exists()
+    row = db.session.execute(
+        sa.select(Contact.id, Contact.name).where(
+            Contact.id == int(referrer), Contact.user_id == current_user.id, referred
+        )
+    ).first()
+    return (row.id, row.name) if row else None
+
+
+def _read_filters(referrer: tuple[int, str] | None) -> dict:
     """The list's filters from the query string; anything not understood is left out."""
     args = request.args
     filters = {}
@@ -94,9 +121,8 @@ def _read_filters(referrer_ids: set[int]) -> dict:
         filters["view"] = "attention"
     if args.get("status") in {status.value for status in ReferralStatus}:
         filters["status"] = args["status"]
-    referrer = args.get("referrer", "")
-    if re.fullmatch(r"[0-9]{1,19}", referrer) and int(referrer) in referrer_ids:
-        filters["referrer"] = int(referrer)
+    if referrer is not None:
+        filters["referrer"] = referrer[0]
     if args.get("kind") in {kind.value for kind in ContactKind}:
         filters["kind"] = args["kind"]
     if args.get("age") in AGES:
@@ -107,27 +133,34 @@ def _read_filters(referrer_ids: set[int]) -> dict:
 
 
 def _list_query(filters: dict, now):
-    query = (
+    """The list's rows with their referrer, and the same rows to count (no join unless
+    a filter is on the referrer's kind: counting is then an index range)."""
+    conditions = [Referral.user_id == current_user.id]
+    if filters.get("view") == "attention":
+        conditions.append(needs_attention(current_user, now))
+    if "status" in filters:
+        conditions.append(Referral.status == ReferralStatus(filters["status"]))
+    if "referrer" in filters:
+        conditions.append(Referral.contact_id == filters["referrer"])
+    if "kind" in filters:
+        conditions.append(Contact.kind == ContactKind(filters["kind"]))
+    age = filters.get("age")
+    if age == "older":
+        conditions.append(Referral.created_at < now - timedelta(days=90))
+    elif age:
+        conditions.append(Referral.created_at >= now - timedelta(days=int(age)))
+    _, order = SORTS[filters.get("sort", "newest")]
+    rows = (
         sa.select(Referral)
         .join(Referral.contact)
         .options(contains_eager(Referral.contact))
-        .where(Referral.user_id == current_user.id)
+        .where(*conditions)
+        .order_by(*order)
     )
-    if filters.get("view") == "attention":
-        query = query.where(needs_attention(current_user, now))
-    if "status" in filters:
-        query = query.where(Referral.status == ReferralStatus(filters["status"]))
-    if "referrer" in filters:
-        query = query.where(Referral.contact_id == filters["referrer"])
+    count = sa.select(Referral.id).where(*conditions)
     if "kind" in filters:
-        query = query.where(Contact.kind == ContactKind(filters["kind"]))
-    age = filters.get("age")
-    if age == "older":
-        query = query.where(Referral.created_at < now - timedelta(days=90))
-    elif age:
-        query = query.where(Referral.created_at >= now - timedelta(days=int(age)))
-    _, order = SORTS[filters.get("sort", "newest")]
-    return query.order_by(*order)
+        count = count.join(Referral.contact)
+    return rows, count
 
 
 @bp.route("/")
@@ -136,15 +169,20 @@ def index():
     """Every referral, filtered and sorted; htmx gets just the results."""
     now = utcnow()
     referrers = _referrer_choices()
-    filters = _read_filters({contact_id for contact_id, _ in referrers})
-    pagination = paginate(_list_query(filters, now))
+    chosen = _chosen_referrer()
+    filters = _read_filters(chosen)
     attention = filters.get("view") == "attention"
+    pagination = paginate(
+        *_list_query(filters, now), count_cap=ATTENTION_COUNT_CAP if attention else None
+    )
     return render_page_or_fragment(
         "referrals/index.html",
         "referrals/_results.html",
         pagination=pagination,
         filters=filters,
-        referrers=referrers,
+        referrers=referrers[:REFERRER_CHOICES],
+        too_many_referrers=len(referrers) > REFERRER_CHOICES,
+        chosen_referrer=chosen,
         sorts={key: label for key, (label, _) in SORTS.items()},
         ages=AGES,
         kinds=[(kind.value, kind.label) for kind in ContactKind],
@@ -278,8 +316,8 @@ def _why_not_told(contact: Contact, status: ReferralStatus) -> str:
 @login_required
 def change_status(referral_id: int):
     """Move the referral on; then compose the referrer's update, or say why there is none."""
-    referral = owned_or_404(Referral, referral_id)
-    db.session.refresh(referral, with_for_update=True)  # one step at a time per referral
+    # One step at a time per referral; the referrer comes along, as every answer shows them.
+    referral = owned_or_404(Referral, referral_id, _WITH_REFERRER, for_update=True)
     form = StatusForm()
     valid = form.validate_on_submit()
     if valid and _corrects_value(referral, form):
@@ -304,6 +342,7 @@ def change_status(referral_id: int):
         value_won=form.value_won.data if status == ReferralStatus.WON else None,
     )
     db.session.commit()
+    _reload(referral)
 
     contact = referral.contact
     if event.update_state == UpdateState.PENDING:
@@ -330,6 +369,18 @@ def change_status(referral_id: int):
         )
     flash(notice, "success")
     return _see_other(url_for(".detail", referral_id=referral.id))
+
+
+# The referral's referrer in the same query (a referral always has one).
+_WITH_REFERRER = joinedload(Referral.contact, innerjoin=True)
+
+
+def _reload(referral: Referral) -> None:
+    """After a commit, read the referral and its referrer again in one query, not one each."""
+    (referral_id,) = sa.inspect(referral).identity  # referral.id would load it by itself
+    db.session.execute(
+        sa.select(Referral).options(_WITH_REFERRER).where(Referral.id == referral_id)
+    ).one()
 
 
 def _corrects_value(referral: Referral, form: StatusForm) -> bool:

@@ -110,9 +110,11 @@ def queue_due_touchpoints(today: date | None = None, size: int | None = None) ->
     queued, after = 0, None
     while True:
         # The batch, its contacts and their professionals in one query. Walked by
-        # (due date, id), which the (state, due_on) index serves, from where the last
-        # batch ended: a touchpoint left behind (locked by another run, or not
-        # emailable) is never read twice in one run.
+        # (due date, id) along ix_touchpoint_send_due (state, auto_send, due_on, id),
+        # which holds the planned touchpoints that send themselves apart from those
+        # waiting to be sent by hand, from where the last batch ended: a touchpoint
+        # left behind (locked by another run, or not emailable) is never read twice
+        # in one run.
         query = (
             sa.select(Touchpoint)
             .join(Touchpoint.contact)

@@ -15,16 +15,41 @@ machines they run. On PostgreSQL the contact's row is locked (``FOR NO KEY
 UPDATE``, which does not block inserts that refer to it) while its next
 touchpoint is decided; on SQLite the write lock of ``BEGIN IMMEDIATE`` does
 the same.
+
+send-due reads what is due, not every contact: ``Touchpoint.rhythm_pending``
+marks the touchpoints the rhythm may still have to act after. Every touchpoint
+starts marked, and one planned again or moved to another date is marked again
+(``Touchpoint._rhythm_looks_again``); nothing clears the mark of a planned one.
+``plan_due_rhythm`` reads marked touchpoints that are no longer planned and whose
+date has passed, along the partial index ``ix_touchpoint_rhythm_pending``, which
+holds nothing else: a touchpoint enters it by leaving "planned" by any path,
+even a plain UPDATE (a first opening, a claim by send-due). Each one read is
+settled under its contact's lock: its next touchpoint is planned if the rule
+holds, and its mark is cleared in every case. The cases where the rule does not
+hold are covered by whatever will change that:
+
+- a later touchpoint carries the rhythm: the mark goes to the contact's latest
+  (settled in the same run), so a planned touchpoint dated before a sent one
+  hands the rhythm back once it is done;
+- the contact has a planned touchpoint: that one is marked, and is read when it
+  is no longer planned;
+- no rhythm: switching one on (the contact's own, or the professional's default
+  from none) marks the latest touchpoints again (``_rhythm_switched_on``).
+
+So a run costs what there is to do, not what the database holds. An answer that
+plans the next touchpoint clears the mark itself. Migration 0005 clears the
+marks of past touchpoints that have a later one; the first send-due after it
+settles the latest ones.
 """
 
 from __future__ import annotations
 
-from array import array
+import functools
 from datetime import date, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import aliased, contains_eager
+from sqlalchemy.orm import Session, aliased, contains_eager
 
 from ..extensions import db
 from ..models import Contact, Touchpoint, TouchpointState, User
@@ -93,6 +118,15 @@ def next_touchpoint(previous: Touchpoint, due_on: date) -> Touchpoint:
     return touchpoint
 
 
+@functools.cache
+def _moved_on_query() -> sa.Select:
+    """Has the rhythm moved on from the touchpoint ``:touchpoint_id``? Built once: its
+    aliased subqueries cost more to build than to run, and every answer asks it."""
+    return sa.select(_rhythm_has_moved_on(Touchpoint)).where(
+        Touchpoint.id == sa.bindparam("touchpoint_id")
+    )
+
+
 def plan_after_answer(touchpoint: Touchpoint, today: date | None = None) -> Touchpoint | None:
     """Plan the contact's next touchpoint, ``rhythm`` days after today's answer.
 
@@ -107,94 +141,164 @@ def plan_after_answer(touchpoint: Touchpoint, today: date | None = None) -> Touc
     db.session.execute(
         sa.select(Contact.id).where(Contact.id == contact.id).with_for_update(key_share=True)
     )
-    moved_on = db.session.scalar(
-        sa.select(_rhythm_has_moved_on(Touchpoint)).where(Touchpoint.id == touchpoint.id)
-    )
+    moved_on = db.session.scalar(_moved_on_query(), {"touchpoint_id": touchpoint.id})
     if moved_on:
         return None
     planned = next_touchpoint(touchpoint, (today or date.today()) + timedelta(days=rhythm))
     db.session.add(planned)
+    touchpoint.rhythm_pending = False  # the rhythm has acted after it
     return planned
 
 
-def _rhythm_is_due(today: date):
-    """A contact's latest touchpoint, no longer planned, whose date has passed, for a
-    contact with a rhythm and no planned touchpoint: its next one should be planned."""
-    return sa.and_(
-        Touchpoint.state != TouchpointState.PLANNED,
-        Touchpoint.due_on <= today,
-        _rhythm_days() > 0,
-        ~_has_planned(Touchpoint),
-        ~_has_later(Touchpoint),
-    )
+def _waits_for_rhythm():
+    """Marked, and no longer planned: the WHERE of ``ix_touchpoint_rhythm_pending``.
 
-
-def _candidate_ids(today: date) -> array:
-    """Every touchpoint after which the rhythm is due, in one set-based read.
-
-    One pass over the touchpoints whatever their number: the database chooses how
-    (on PostgreSQL a hash anti-join against the planned ones). Only the ids are
-    kept, compactly: 8 bytes each.
+    The state is a literal, not a parameter, as in the index's WHERE: a database
+    can only use a partial index when it can see the query stays inside it.
     """
-    ids = array(
-        "q",
-        db.session.scalars(
-            sa.select(Touchpoint.id)
-            .join(Contact, Contact.id == Touchpoint.contact_id)
-            .join(User, User.id == Contact.user_id)
-            .where(_rhythm_is_due(today))
-            .order_by(Touchpoint.id)
-        ),
+    return sa.and_(
+        Touchpoint.rhythm_pending,
+        Touchpoint.state != sa.literal_column(f"'{TouchpointState.PLANNED.value}'"),
     )
-    db.session.commit()
-    return ids
+
+
+def _next_candidates(today: date, size: int, after: tuple | None) -> list[sa.Row]:
+    """The next ``size`` touchpoints the rhythm has to look at: (due date, id) rows.
+
+    Marked, no longer planned, date passed: read along ``ix_touchpoint_rhythm_pending``
+    in its order, from where the last batch ended, as ``queue_due_touchpoints``
+    walks its index. That is the work there is, whatever the number of contacts
+    and of past touchpoints. The LIMIT keeps PostgreSQL on the index even though
+    it overestimates the rows (statistics of single columns cannot tell that a
+    mark and "no longer planned" rarely go together).
+    """
+    query = (
+        sa.select(Touchpoint.due_on, Touchpoint.id)
+        .where(_waits_for_rhythm(), Touchpoint.due_on <= today)
+        .order_by(Touchpoint.due_on, Touchpoint.id)
+        .limit(size)
+    )
+    if after is not None:
+        query = query.where(
+            Touchpoint.due_on >= after[0],
+            sa.tuple_(Touchpoint.due_on, Touchpoint.id) > sa.tuple_(*after),
+        )
+    return db.session.execute(query).all()
 
 
 def plan_due_rhythm(today: date | None = None, size: int | None = None) -> int:
     """Plan the next touchpoint for every contact whose latest one's date has passed.
 
-    Set-based: one read finds the candidates, never a loop over contacts. Then,
-    per batch of ``size``, their contacts are locked (``FOR NO KEY UPDATE SKIP
-    LOCKED`` on PostgreSQL: a contact another run is planning is left to it), the
-    rule is checked again now that they are ours, and the batch is committed with
-    its new touchpoints. Safe to run again and from several processes at once.
-    Returns how many touchpoints were planned.
+    Set-based: batches of ``size`` candidates read from the index, never a loop
+    over contacts; each batch is settled in a transaction of its own
+    (``_settle``). Safe to run again and from several processes at once. Returns
+    how many touchpoints were planned.
     """
     today = today or date.today()
     size = size or batch_size()
-    candidates = _candidate_ids(today)
-    planned = 0
-    for start in range(0, len(candidates), size):
-        ids = candidates[start : start + size].tolist()
-        contact_ids = db.session.scalars(
-            sa.select(Contact.id)
-            .join(Touchpoint, Touchpoint.contact_id == Contact.id)
+    planned, after, handed_to = 0, None, []
+    while True:
+        rows = _next_candidates(today, size, after)
+        if not rows:
+            break
+        after = tuple(rows[-1])
+        count, handed = _settle([row.id for row in rows], today)
+        planned += count
+        handed_to.extend(handed)
+        if len(rows) < size:
+            break
+    # The touchpoints the mark was handed to, which the walk may have passed already.
+    while handed_to:
+        ids, handed_to = handed_to[:size], handed_to[size:]
+        count, handed = _settle(ids, today)
+        planned += count
+        handed_to.extend(handed)
+    db.session.commit()
+    return planned
+
+
+def _settle(ids: list[int], today: date) -> tuple[int, list[int]]:
+    """Plan after these candidates where the rule holds, and clear their marks.
+
+    Returns how many were planned, and the touchpoints the mark was handed to
+    that are candidates themselves now.
+    """
+    # Locked together, on PostgreSQL, with FOR NO KEY UPDATE SKIP LOCKED (a row
+    # another transaction holds leaves the contact to a later batch or run): the
+    # contact, as every rhythm planner does; the touchpoint, so a change made
+    # meanwhile on a page (a date moved, a cancel undone) waits and marks it again
+    # after this commit, never before; and the contact's latest touchpoint, which
+    # may get the mark, so nothing here ever waits for a row (no deadlock with a
+    # referrer's answer, which holds its touchpoint, then asks for the contact).
+    latest = aliased(Touchpoint)
+    locked = dict(
+        db.session.execute(
+            sa.select(Touchpoint.id, latest.id)
+            .join(Contact, Contact.id == Touchpoint.contact_id)
+            .join(latest, sa.and_(latest.contact_id == Contact.id, ~_has_later(latest)))
             .where(Touchpoint.id.in_(ids))
             .order_by(Contact.id)
-            .with_for_update(of=Contact, key_share=True, skip_locked=True)
+            .with_for_update(of=(Contact, Touchpoint, latest), key_share=True, skip_locked=True)
         ).all()
-        if not contact_ids:
-            db.session.commit()
-            continue
-        # Asked again in a new statement, now that these contacts are ours: what a
-        # run that committed meanwhile planned is seen, and counts.
-        previous = db.session.scalars(
-            sa.select(Touchpoint)
-            .join(Touchpoint.contact)
-            .join(Contact.user)
-            .options(contains_eager(Touchpoint.contact).contains_eager(Contact.user))
-            .where(
-                Touchpoint.id.in_(ids),
-                Touchpoint.contact_id.in_(contact_ids),
-                _rhythm_is_due(today),
-            )
-        ).all()
-        if previous:
-            # One multi-row INSERT, not the unit of work: the same row next_touchpoint makes.
-            db.session.execute(sa.insert(Touchpoint), [_next_row(t, today) for t in previous])
+    )
+    if not locked:
         db.session.commit()
-        planned += len(previous)
-    return planned
+        return 0, []
+    # Asked again in a new statement, now that these rows are ours: what a run
+    # that committed meanwhile did (planned, or cleared the mark) is seen.
+    rows = db.session.execute(
+        sa.select(
+            Touchpoint,
+            _has_later(Touchpoint).label("later"),
+            _has_planned(Touchpoint).label("planned"),
+            _rhythm_days().label("rhythm"),
+        )
+        .join(Touchpoint.contact)
+        .join(Contact.user)
+        .options(contains_eager(Touchpoint.contact).contains_eager(Contact.user))
+        .where(Touchpoint.id.in_(locked), _waits_for_rhythm(), Touchpoint.due_on <= today)
+    ).all()
+    if not rows:
+        db.session.commit()
+        return 0, []
+    follow, settled, latest_ids = [], [], set()
+    for touchpoint, later, planned, rhythm in rows:
+        # Every candidate looked at is settled, whatever the outcome: next planned,
+        # a later touchpoint carries the rhythm (the mark goes there), a planned one
+        # will hand it back when it is done, or there is no rhythm (until one is
+        # switched on).
+        settled.append(touchpoint.id)
+        if later:
+            latest_ids.add(locked[touchpoint.id])
+        elif rhythm > 0 and not planned:
+            follow.append(touchpoint)
+    if follow:
+        # One multi-row INSERT, not the unit of work: the same row next_touchpoint makes.
+        db.session.execute(sa.insert(Touchpoint), [_next_row(t, today) for t in follow])
+    db.session.execute(
+        sa.update(Touchpoint)
+        .where(Touchpoint.id.in_(settled), _waits_for_rhythm())
+        .values(rhythm_pending=False),
+        execution_options={"synchronize_session": False},
+    )
+    handed_to = []
+    if latest_ids - set(settled):
+        handed_to = [
+            touchpoint_id
+            for touchpoint_id, state, due_on in db.session.execute(
+                sa.update(Touchpoint)
+                .where(
+                    Touchpoint.id.in_(latest_ids - set(settled)),
+                    ~Touchpoint.rhythm_pending,
+                )
+                .values(rhythm_pending=True)
+                .returning(Touchpoint.id, Touchpoint.state, Touchpoint.due_on),
+                execution_options={"synchronize_session": False},
+            )
+            if state != TouchpointState.PLANNED and due_on <= today
+        ]
+    db.session.commit()
+    return len(follow), handed_to
 
 
 def _next_row(previous: Touchpoint, today: date) -> dict:
@@ -212,3 +316,35 @@ def _next_row(previous: Touchpoint, today: date) -> dict:
         "auto_send": draft.auto_send,
         "from_delivery": draft.from_delivery,
     }
+
+
+@sa.event.listens_for(Session, "before_flush")
+def _rhythm_switched_on(session, _flush_context, _instances) -> None:
+    """Mark again the latest touchpoint of every contact whose rhythm may have started.
+
+    send-due clears the mark of a contact without a rhythm, so that it is not read
+    on every run; when the contact's own rhythm changes (to a number of days or
+    to the default), or the professional's default goes from none to some, the
+    latest touchpoints concerned are looked at again.
+    """
+    contacts, users = set(), set()
+    for instance in session.dirty:
+        if not isinstance(instance, Contact | User):
+            continue
+        history = sa.inspect(instance).attrs.rhythm_days.history
+        if not history.added:
+            continue
+        if isinstance(instance, Contact):
+            if history.added[0] != 0:
+                contacts.add(instance.id)
+        elif history.added[0] and not (history.deleted and history.deleted[0]):
+            users.add(instance.id)
+    latest_unmarked = sa.and_(~Touchpoint.rhythm_pending, ~_has_later(Touchpoint))
+    for column, ids in ((Touchpoint.contact_id, contacts), (Touchpoint.user_id, users)):
+        if ids:
+            session.execute(
+                sa.update(Touchpoint)
+                .where(column.in_(ids), latest_unmarked)
+                .values(rhythm_pending=True),
+                execution_options={"synchronize_session": False},
+            )

@@ -11,13 +11,20 @@ from __future__ import annotations
 import re
 import smtplib
 import ssl
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.errors import MessageError
+from email.header import Header
 from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from flask import current_app, render_template
@@ -126,36 +133,90 @@ def _mailbox(addr_spec: str, display_name: str = "", *, role: str = "recipient")
     return address
 
 
-def build_message(email: OutboundEmail, now: datetime | None = None) -> EmailMessage:
-    """The MIME message for one outbox row; the same Message-ID on every attempt.
+def build_message(email: OutboundEmail, now: datetime | None = None) -> Message:
+    """The MIME message for one outbox row (see ``_build``)."""
+    return _build(email, now or utcnow(), default_sender())[0]
+
+
+def default_sender() -> Address:
+    """The checked From address (``MAIL_DEFAULT_SENDER``)."""
+    sender_name, sender_addr = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
+    return _mailbox(sender_addr, sender_name, role="sender")
+
+
+def _build(email, now: datetime, sender: Address) -> tuple[Message, str]:
+    """The MIME message for one outbox row and its envelope recipient; the same
+    Message-ID on every attempt.
 
     Raises InvalidAddress when the sender, recipient or Message-ID cannot be used
     as it is; an unusable Reply-To is only left out.
+
+    Built with the classic (compat32) MIME classes: every value that goes into a
+    header has already been checked (``_mailbox``) or cleaned (``header_safe``),
+    so the modern policy's header parsing, which cost the sender five times as
+    much per email, buys nothing here.
     """
-    sender_name, sender_addr = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
     message_id = email.message_id or ""
     if _CONTROL.search(message_id) or " " in message_id:
         raise InvalidAddress(f"Invalid Message-ID {message_id!r}")
-    message = EmailMessage()
-    message["From"] = _mailbox(sender_addr, sender_name, role="sender")
-    message["To"] = _mailbox(email.to_email, email.to_name)
+    recipient = _mailbox(email.to_email, email.to_name)
+    reply_to = None
     if email.reply_to:
         # Replies are a convenience: an unusable Reply-To is left out, the email still goes.
         try:
-            message["Reply-To"] = _mailbox(email.reply_to, role="Reply-To")
+            reply_to = _mailbox(email.reply_to, role="Reply-To")
         except InvalidAddress as exc:
             current_app.logger.warning("Outbox email %s: Reply-To left out: %s", email.id, exc)
-    message["Subject"] = header_safe(email.subject, 255)
-    message["Date"] = format_datetime(now or utcnow(), usegmt=True)
+
+    text = MIMEText(email.body_text, "plain", "utf-8", policy=_POLICY)
+    if email.body_html:
+        # A boundary given up front spares the generator a regex search of the body for
+        # one: "=_" never occurs in the base64 parts, so it cannot collide.
+        message = MIMEMultipart(
+            "alternative", boundary=f"=_{uuid.uuid4().hex}", policy=_POLICY
+        )
+        message.attach(text)
+        message.attach(MIMEText(email.body_html, "html", "utf-8", policy=_POLICY))
+    else:
+        message = text
+    message["From"] = _header_address(sender)
+    message["To"] = _header_address(recipient)
+    if reply_to is not None:
+        message["Reply-To"] = _header_address(reply_to)
+    subject = header_safe(email.subject, 255)
+    message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
+    message["Date"] = format_datetime(now, usegmt=True)
     message["Message-ID"] = message_id
     if email.unsubscribe_url and not _CONTROL.search(email.unsubscribe_url):
         # RFC 8058: mail clients offer "unsubscribe", which POSTs to this address.
         message["List-Unsubscribe"] = f"<{email.unsubscribe_url}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message.set_content(email.body_text)
-    if email.body_html:
-        message.add_alternative(email.body_html, subtype="html")
-    return message
+    return message, recipient.addr_spec
+
+
+class _Policy(type(compat32)):
+    """compat32, except that a header value we built (ASCII, on one line) is written as
+    it is: not folded below SMTP's own limit (a long List-Unsubscribe address has no
+    space to fold at, and some readers keep the fold's space in the value), and without
+    a Header object per line, which was most of the cost of writing a message out."""
+
+    def _fold(self, name, value, sanitize):
+        if (
+            isinstance(value, str)
+            and value.isascii()
+            and not _CONTROL.search(value)
+            and len(name) + len(value) < 996
+        ):
+            return f"{name}: {value}{self.linesep}"
+        return super()._fold(name, value, sanitize)
+
+
+_POLICY = _Policy()
+
+
+def _header_address(address: Address) -> str:
+    """A checked mailbox as header text; a non-ASCII display name as an encoded word."""
+    return formataddr((address.display_name, address.addr_spec), charset="utf-8")
 
 
 # Delivery -----------------------------------------------------------------------
@@ -196,9 +257,8 @@ class _Claimed:
     id: int
     attempts: int
     lease: datetime  # our claimed_until: it also marks the claim as ours
-    recipient: str = ""
-    message: EmailMessage | None = None
-    error: str = ""  # why it cannot be built; a permanent failure
+    row: SimpleNamespace | None = None  # what the message is built from (_BUILT_FROM)
+    error: str = ""  # why it cannot be sent; a permanent failure
 
 
 def deliver_outbox(limit: int | None = None, now: datetime | None = None) -> DeliveryReport:
@@ -281,22 +341,35 @@ def _claim(size: int, now: datetime, exclude: set[int]) -> list[_Claimed]:
         .execution_options(populate_existing=True)
     ).all()
     unsubscribed = _unsubscribed_contacts(emails)
+    # The claim is ours once committed; the messages are built after that, from a copy
+    # of each row, so the write lock (SQLite) or the row locks (PostgreSQL) are held
+    # only for the claim.
+    emails = [SimpleNamespace(**{name: getattr(e, name) for name in _BUILT_FROM}) for e in emails]
+    db.session.commit()
     batch = []
     for email in emails:
-        item = _Claimed(id=email.id, attempts=email.attempts, lease=lease)
+        item = _Claimed(id=email.id, attempts=email.attempts, lease=lease, row=email)
         if email.unsubscribe_url and email.contact_id in unsubscribed:
             # Queued before they unsubscribed (or retried by hand since): not sent.
             item.error = "Not sent: the recipient has unsubscribed"
-            batch.append(item)
-            continue
-        try:
-            item.message = build_message(email, now)
-            item.recipient = item.message["To"].addresses[0].addr_spec
-        except InvalidAddress as exc:
-            item.error = str(exc)
         batch.append(item)
-    db.session.commit()
     return batch
+
+
+# What a message is built from: the columns _claim copies before committing.
+_BUILT_FROM = (
+    "id",
+    "attempts",
+    "contact_id",
+    "to_email",
+    "to_name",
+    "reply_to",
+    "subject",
+    "body_text",
+    "body_html",
+    "message_id",
+    "unsubscribe_url",
+)
 
 
 def _unsubscribed_contacts(emails: list[OutboundEmail]) -> set[int]:
@@ -314,7 +387,11 @@ def _unsubscribed_contacts(emails: list[OutboundEmail]) -> set[int]:
 def _send_batch(batch: list[_Claimed], report: DeliveryReport, clock) -> bool:
     """Send a claimed batch over one connection; False when the run should stop."""
     config = current_app.config
-    sender = parseaddr(config["MAIL_DEFAULT_SENDER"])[1]
+    try:
+        sender = default_sender()
+    except InvalidAddress as exc:
+        for item in batch:
+            item.error = item.error or str(exc)
     outgoing = []
     for item in batch:
         if item.error:
@@ -332,6 +409,9 @@ def _send_batch(batch: list[_Claimed], report: DeliveryReport, clock) -> bool:
         return False
 
     reconnected = False
+    sent: list[_Claimed] = []  # accepted by the server, not yet recorded
+    sent_since = time.monotonic()
+    built_at = clock()
     # Stop before the lease runs out, leaving time for the email in flight.
     margin = timedelta(seconds=min(config["MAIL_TIMEOUT"], config["OUTBOX_LEASE_SECONDS"] / 2))
     index = 0
@@ -345,7 +425,13 @@ def _send_batch(batch: list[_Claimed], report: DeliveryReport, clock) -> bool:
                 current_app.logger.warning("Outbox lease ran out; released the rest of a batch.")
                 return False
             try:
-                smtp.send_message(item.message, from_addr=sender, to_addrs=[item.recipient])
+                data, recipient = _wire(item.row, built_at, sender)
+            except InvalidAddress as exc:
+                report.count(_record_failure(item, str(exc), False, clock()), item.id)
+                index += 1
+                continue
+            try:
+                smtp.sendmail(sender.addr_spec, [recipient], data)
             except (smtplib.SMTPException, OSError) as exc:
                 if not _connection_lost(exc):
                     temporary, reason = _describe(exc)
@@ -365,18 +451,57 @@ def _send_batch(batch: list[_Claimed], report: DeliveryReport, clock) -> bool:
                 _give_back(outgoing[index:], _describe(exc)[1], report, clock())
                 return False
             else:
-                _finish(
-                    item,
-                    state=EmailState.SENT,
-                    sent_at=clock(),
-                    attempts=item.attempts + 1,
-                    claimed_until=None,
-                )
                 report.count(EmailState.SENT, item.id)
+                sent.append(item)
                 index += 1
+                if len(sent) >= SENT_PER_COMMIT or time.monotonic() - sent_since >= SENT_MAX_WAIT:
+                    _record_sent(sent, clock())
+                    sent_since = time.monotonic()
     finally:
+        _record_sent(sent, clock())
         _quit(smtp)
     return True
+
+
+def _wire(row: SimpleNamespace, now: datetime, sender: Address) -> tuple[bytes, str]:
+    """The message as it goes over SMTP (CRLF line ends), and its envelope recipient.
+
+    Built just before it is sent (and again on a retry over a new connection).
+    """
+    message, recipient = _build(row, now, sender)
+    return message.as_bytes(policy=message.policy.clone(linesep="\r\n")), recipient
+
+
+# Emails the server accepted are marked sent together, up to this many (or this many
+# seconds' worth) per commit: a commit per email cost more than sending it. A sender
+# killed between the two leaves at most this many to be sent again once their lease
+# runs out (delivery is at least once either way).
+SENT_PER_COMMIT = 25
+SENT_MAX_WAIT = 2.0
+
+
+def _record_sent(items: list[_Claimed], when: datetime) -> None:
+    """Mark emails the server accepted as sent, in one statement and one commit, and
+    empty the list. Only rows whose claim is still ours change."""
+    if not items:
+        return
+    db.session.execute(
+        sa.update(OutboundEmail)
+        .where(
+            OutboundEmail.id.in_([item.id for item in items]),
+            OutboundEmail.state == EmailState.SENDING,
+            OutboundEmail.claimed_until == items[0].lease,
+        )
+        .values(
+            state=EmailState.SENT,
+            sent_at=when,
+            attempts=OutboundEmail.attempts + 1,
+            claimed_until=None,
+        ),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.commit()
+    items.clear()
 
 
 def _connect() -> smtplib.SMTP:

@@ -81,11 +81,15 @@ def read_client_link(token: str) -> ClientLink:
     touchpoint_id, version = payload.get("t"), payload.get("v")
     if not isinstance(touchpoint_id, int) or not isinstance(version, int):
         return ClientLink(LinkState.INVALID)
-    # The link pages always need the professional and the contact: one query for all three.
+    # The link pages always need the professional, the contact and the professional's
+    # words for that kind of contact: one query for all four.
     touchpoint = db.session.get(
         Touchpoint,
         touchpoint_id,
-        options=[joinedload(Touchpoint.user), joinedload(Touchpoint.contact)],
+        options=[
+            joinedload(Touchpoint.user),
+            joinedload(Touchpoint.contact).joinedload(Contact.own_wording),
+        ],
     )
     if touchpoint is None or version > touchpoint.link_version:
         return ClientLink(LinkState.INVALID)

@@ -73,7 +73,6 @@ from .wording import (
     ask_framing,
     first_name,
     forward_subject,
-    kind_wording,
     terms_reminder,
     the_ask,
     words_to_say,
@@ -414,11 +413,8 @@ def _page_context(
     """
     user, contact = touchpoint.user, touchpoint.contact
     pro = first_name(user)
-    own = kind_wording(user, contact.kind)
+    own = contact.own_wording
     line, blurb = words_to_say(user, own)
-    if updates_form is None:
-        # formdata=None: never read another form's POST as this one.
-        updates_form = UpdatesForm(formdata=None, update_preference=contact.update_preference)
     context = {
         "token": token,
         "link_works": link_works,
@@ -440,6 +436,7 @@ def _page_context(
         "vendors_heading": VENDORS_HEADING,
         "vendors_lead": VENDORS_LEAD.format(pro=pro),
         "max_people": _max_people(),
+        # Built only for the pages that show it (see _updates_form): most never do.
         "updates_form": updates_form,
         "updates_promise": UPDATES_PROMISE[contact.update_preference].format(pro=pro),
         # An unsubscribed referrer gets no updates whatever they choose: say so, and
@@ -467,6 +464,7 @@ def _with_people(context: dict) -> dict:
     drafts = None
     if introduced:
         drafts = referrer_drafts(touchpoint, editable=context.get("link_works", True))
+        context = _with_updates_form(context)
     return {
         **context,
         "introduced": introduced,
@@ -566,8 +564,18 @@ def _form_page(
     ), status
 
 
+def _with_updates_form(context: dict) -> dict:
+    """Add the "how often you hear" form, unless the page already has one (with errors)."""
+    if context.get("updates_form") is not None:
+        return context
+    preference = context["contact"].update_preference
+    # formdata=None: never read another form's POST as this one.
+    return {**context, "updates_form": UpdatesForm(formdata=None, update_preference=preference)}
+
+
 def _updates_fragment(context: dict, *, saved: str = "", status: int = 200):
     """The "how often you hear" section alone, for htmx."""
+    context = _with_updates_form(context)
     response = current_app.make_response(
         (render_template("capture/_updates.html", updates_saved=saved, **context), status)
     )

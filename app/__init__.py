@@ -6,7 +6,7 @@ import secrets
 from flask import Flask
 
 from . import config as default_config
-from .extensions import csrf, db, login_manager, migrate
+from .extensions import compress, csrf, db, login_manager, migrate
 
 
 def create_app(test_config: dict | None = None, instance_path: str | None = None) -> Flask:
@@ -23,6 +23,9 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     from .security import register_security_headers
 
     register_security_headers(app)
+    from .static_files import register as register_static_files
+
+    register_static_files(app)
     return app
 
 
@@ -75,6 +78,7 @@ def register_extensions(app: Flask) -> None:
     )
     csrf.init_app(app)
     login_manager.init_app(app)
+    compress.init_app(app)
 
     with app.app_context():
         configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])

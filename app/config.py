@@ -65,5 +65,14 @@ SEND_DUE_BATCH_SIZE = 200
 # flask worker: seconds between rounds of send-due and outbox delivery.
 WORKER_INTERVAL_SECONDS = 60
 
+# Compression of pages (Flask-Compress), for browsers that ask for it: gzip first,
+# about as small as brotli for HTML and cheaper per request. Static files are
+# compressed once, at the best level, by static_files.py. A proxy in front may
+# compress instead; then set COMPRESS_REGISTER = False.
+COMPRESS_ALGORITHM = ["gzip", "br"]
+COMPRESS_LEVEL = 6
+COMPRESS_STREAMS = False
+COMPRESS_MIN_SIZE = 500
+
 # Lists.
 PER_PAGE = 25

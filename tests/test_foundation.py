@@ -1,7 +1,10 @@
 """The app factory, settings and the security headers every page carries."""
 
+import gzip
 import re
+from pathlib import Path
 
+import brotli
 import pytest
 
 from app import create_app
@@ -56,3 +59,43 @@ def test_static_files_are_cached_for_good_only_under_a_versioned_url(client):
         assert "immutable" in versioned.headers["Cache-Control"]
     with client.get("/static/css/app.css") as plain:
         assert plain.headers["Cache-Control"] == "no-cache"
+
+
+# Compression ------------------------------------------------------------------------
+
+
+def test_static_text_files_are_sent_compressed_and_decode_to_the_file(app, client):
+    source = Path(app.static_folder, "js", "htmx-2.0.11.min.js").read_bytes()
+    brotli_response = client.get("/static/js/htmx-2.0.11.min.js", headers={"Accept-Encoding": "br"})
+    assert brotli_response.headers["Content-Encoding"] == "br"
+    assert brotli_response.headers["Content-Type"].startswith("text/javascript")
+    assert "Accept-Encoding" in brotli_response.headers["Vary"]
+    assert brotli.decompress(brotli_response.data) == source
+    assert len(brotli_response.data) < len(source) / 3
+
+    gzip_response = client.get("/static/css/app.css", headers={"Accept-Encoding": "gzip"})
+    assert gzip_response.headers["Content-Encoding"] == "gzip"
+    stylesheet = Path(app.static_folder, "css", "app.css").read_bytes()
+    assert gzip.decompress(gzip_response.data) == stylesheet
+
+    with client.get("/static/css/app.css") as plain:  # a client that asks for nothing
+        assert "Content-Encoding" not in plain.headers
+        assert plain.data == stylesheet
+
+
+def test_a_compressed_static_file_answers_a_conditional_request_with_304(client):
+    first = client.get("/static/css/app.css", headers={"Accept-Encoding": "br"})
+    again = client.get(
+        "/static/css/app.css",
+        headers={"Accept-Encoding": "br", "If-None-Match": first.headers["ETag"]},
+    )
+    assert again.status_code == 304
+    for missing in ("/static/css/missing.css", "/static/../config.py"):
+        assert client.get(missing, headers={"Accept-Encoding": "br"}).status_code == 404
+
+
+def test_pages_are_gzipped_for_browsers_that_ask(client):
+    response = client.get("/login", follow_redirects=True, headers={"Accept-Encoding": "gzip, br"})
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(response.data).rstrip().endswith(b"</html>")
+    assert response.headers["Cache-Control"] == "no-store"

@@ -7,10 +7,12 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint migrate demo deliver browser clean
+BENCH_DB ?= sqlite
+
+.PHONY: help run test lint migrate demo deliver browser bench bench-quick clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +45,14 @@ test: $(VENV)/.installed-dev browser ## Install the dev tools and run the whole 
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+bench: $(VENV)/.installed-dev browser ## Run the benchmark (BENCH_DB=postgresql for PostgreSQL); writes bench/results.json
+	@sh scripts/ensure-wrk.sh
+	$(BIN)/python -m bench.run --database $(BENCH_DB)
+
+bench-quick: $(VENV)/.installed-dev browser ## The benchmark on small data with short runs, for development
+	@sh scripts/ensure-wrk.sh
+	$(BIN)/python -m bench.run --database $(BENCH_DB) --quick
+
 lint: $(VENV)/.installed-dev ## Run ruff on the code and tests
 	$(BIN)/ruff check .
 
@@ -57,4 +67,4 @@ deliver: $(VENV)/.installed instance/config.py ## Deliver queued email now (need
 	$(FLASK) outbox deliver
 
 clean: ## Remove the virtual environment and caches (keeps instance/)
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info bench/.data

@@ -243,6 +243,7 @@ def test_contacts_are_listed_by_name_with_their_next_touchpoint(signed_in, user)
         ("@consult.example", {"Carl Coe"}),
         ("attor", {"Dee Dunn"}),
         ("%", set()),  # a literal, not a wildcard
+        ("coecarl", set()),  # never a match running from the name into the email
         ("zzz", set()),
     ],
 )

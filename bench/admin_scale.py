@@ -38,17 +38,25 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from http.cookies import SimpleCookie
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
 
-from bench.common import ROOT, database_url, flask_env, make_app, p50, say, stopwatch
+from bench.common import (
+    ROOT,
+    Loader,
+    database_url,
+    flask_env,
+    make_app,
+    p50,
+    say,
+    stopwatch,
+)
 
 PASSWORD = "benchmark password 1"  # noqa: S105 (the benchmark's own throwaway accounts)
-CHUNK = 5_000
 
 
 @dataclass(frozen=True)
@@ -120,71 +128,6 @@ NEEDS = (
     "Selling the business in two years and wants to prepare.",
 )
 HISTORY_YEARS = 6
-
-
-class Loader:
-    """Bulk loading of plain rows (tuples in a table's column order).
-
-    The ORM, and even Core's per-row bind processing, cost more than the database
-    does here, so values are given as the driver stores them (the formats our
-    types write) and go in with the driver's bulk path: executemany in chunks on
-    SQLite, COPY on PostgreSQL.
-    """
-
-    def __init__(self, connection):
-        self.connection = connection
-        self.sqlite = connection.dialect.name == "sqlite"
-        if self.sqlite:
-            # A page cache that holds the indexes being filled (names arrive in random
-            # order); the default 2 MB rereads index pages on most inserts. This
-            # connection only: it is closed before anything is measured.
-            connection.exec_driver_sql("PRAGMA cache_size = -524288")
-
-    def time(self, value: datetime | None):
-        """A UTC datetime as UTCDateTime stores it (naive text on SQLite)."""
-        if value is None or not self.sqlite:
-            return value
-        return value.replace(tzinfo=None).isoformat(" ", "microseconds")
-
-    def day(self, value: date | None):
-        return value.isoformat() if value is not None and self.sqlite else value
-
-    def money(self, value: Decimal | None):
-        return float(value) if value is not None and self.sqlite else value
-
-    def load(self, table: str, columns: str, rows) -> int:
-        names = columns.split()
-        quoted = ", ".join(f'"{name}"' for name in names)
-        count = 0
-        if self.sqlite:
-            marks = ", ".join("?" * len(names))
-            # Our own table and column names, never input: S608 does not apply.
-            statement = f'INSERT INTO "{table}" ({quoted}) VALUES ({marks})'  # noqa: S608
-            chunk = []
-            for row in rows:
-                chunk.append(row)
-                if len(chunk) == CHUNK:
-                    self.connection.exec_driver_sql(statement, chunk)
-                    count += len(chunk)
-                    chunk = []
-            if chunk:
-                self.connection.exec_driver_sql(statement, chunk)
-                count += len(chunk)
-            return count
-        cursor = self.connection.connection.driver_connection.cursor()
-        # The rows are consistent by construction: skip the per-row foreign key
-        # triggers, as pg_restore does (the role goes back to normal at commit).
-        cursor.execute("SET LOCAL session_replication_role = replica")
-        with cursor.copy(f'COPY "{table}" ({quoted}) FROM STDIN') as copy:
-            for row in rows:
-                copy.write_row(row)
-                count += 1
-        # Explicit ids leave the sequence behind; the POSTs measured later insert rows.
-        if "id" in names:
-            sequence = f"pg_get_serial_sequence('\"{table}\"', 'id')"
-            highest = f'SELECT max(id) FROM "{table}"'  # noqa: S608 (our own table names)
-            self.connection.exec_driver_sql(f"SELECT setval({sequence}, ({highest}))")
-        return count
 
 
 USER = "id email password_hash display_name business_name value_proposition blurb ask_count "

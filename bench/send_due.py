@@ -32,7 +32,6 @@ D = 1,000.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import random
@@ -43,7 +42,16 @@ from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
-from bench.common import ROOT, database_url, flask_env, make_app, p50, say, stopwatch
+from bench.common import (
+    ROOT,
+    Loader,
+    database_url,
+    flask_env,
+    make_app,
+    p50,
+    say,
+    stopwatch,
+)
 
 PROFESSIONALS = 100
 TOTALS = (100_000, 1_000_000)
@@ -64,68 +72,6 @@ MESSAGE = (
     "people you've already talked to about working with me? The link below takes a minute "
     "and lets you tell me how you'd like the introduction to happen.\n\nThank you,\nPro {pro}"
 )
-
-
-class Loader:
-    """Bulk inserts of plain rows with the driver's executemany, in chunks.
-
-    Core's per-row bind processing costs more than the database does here, so
-    rows are tuples of the values as the driver stores them (the formats our
-    column types write) and go in with ``exec_driver_sql`` (executemany).
-    """
-
-    def __init__(self, connection):
-        self.connection = connection
-        self.sqlite = connection.dialect.name == "sqlite"
-        self.yes, self.no = (1, 0) if self.sqlite else (True, False)
-
-    # Cached: a benchmark's rows repeat a few thousand dates and times, and making
-    # their text costs more than inserting them.
-    @functools.cache  # noqa: B019 (one loader per database, dropped after the load)
-    def time(self, value: datetime | None):
-        """A UTC datetime as UTCDateTime stores it (naive text on SQLite)."""
-        if value is None or not self.sqlite:
-            return value
-        return value.replace(tzinfo=None).isoformat(" ", "microseconds")
-
-    @functools.cache  # noqa: B019
-    def day(self, value: date):
-        return value.isoformat() if self.sqlite else value
-
-    def flag(self, value: bool):
-        return self.yes if value else self.no
-
-    def load(self, table: str, columns: str, rows) -> int:
-        names = columns.split()
-        quoted = ", ".join(f'"{name}"' for name in names)
-        count = 0
-        if not self.sqlite:
-            # psycopg's executemany manages about 20,000 rows a second here; COPY ten
-            # times that.
-            cursor = self.connection.connection.driver_connection.cursor()
-            with cursor.copy(f'COPY "{table}" ({quoted}) FROM STDIN') as copy:  # noqa: S608
-                for row in rows:
-                    copy.write_row(row)
-                    count += 1
-        else:
-            marks = ", ".join("?" * len(names))
-            statement = f'INSERT INTO "{table}" ({quoted}) VALUES ({marks})'  # noqa: S608
-            chunk = []
-            for row in rows:
-                chunk.append(row)
-                if len(chunk) == CHUNK:
-                    self.connection.exec_driver_sql(statement, chunk)
-                    count, chunk = count + len(chunk), []
-            if chunk:
-                self.connection.exec_driver_sql(statement, chunk)
-                count += len(chunk)
-        if not self.sqlite and "id" in names:
-            # Explicit ids leave the sequence behind; send-due inserts rows.
-            highest = f'SELECT max(id) FROM "{table}"'  # noqa: S608 (our own table names)
-            self.connection.exec_driver_sql(
-                f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), ({highest}))"
-            )
-        return count
 
 
 USER = "id email password_hash display_name business_name value_proposition blurb ask_count "
@@ -156,7 +102,7 @@ def generate(app, contacts: int) -> list[int]:
     usable = []
 
     with app.app_context(), db.engine.begin() as connection:
-        load = Loader(connection)
+        load = Loader(connection, chunk=CHUNK)
         T, D, B = load.time, load.day, load.flag
         if load.sqlite:
             connection.exec_driver_sql("PRAGMA cache_size = -400000")  # 400 MB, for the load

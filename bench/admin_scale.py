@@ -32,9 +32,6 @@ import json
 import os
 import random
 import re
-import signal
-import socket
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -46,7 +43,6 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 
 from bench.common import (
-    ROOT,
     Loader,
     database_url,
     flask_env,
@@ -55,6 +51,7 @@ from bench.common import (
     say,
     stopwatch,
 )
+from bench.servers import gunicorn
 
 PASSWORD = "benchmark password 1"  # noqa: S105 (the benchmark's own throwaway accounts)
 
@@ -328,12 +325,6 @@ def db_dispose(app) -> None:
 # Real HTTP
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Browser:
     """A signed-in HTTP client over loopback that keeps its cookies."""
 
@@ -388,51 +379,6 @@ class Browser:
             raise RuntimeError(f"sign-in failed with {status}")
 
 
-class Server:
-    """One gunicorn worker serving the app on ``url``."""
-
-    def __init__(self, url: str):
-        self.url = url
-        self.port = _free_port()
-        self.process = None
-
-    def __enter__(self):
-        self.process = subprocess.Popen(  # noqa: S603 (our own venv's gunicorn)
-            [
-                str(ROOT / ".venv" / "bin" / "gunicorn"),
-                "--no-control-socket",
-                "-w",
-                "1",
-                "-b",
-                f"127.0.0.1:{self.port}",
-                "--log-level",
-                "warning",
-                "wsgi:app",
-            ],  # fmt: skip
-            cwd=ROOT,
-            env=flask_env(self.url),
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
-            except OSError:
-                if self.process.poll() is not None:
-                    raise RuntimeError("gunicorn exited at start") from None
-                time.sleep(0.1)
-        raise RuntimeError("gunicorn did not start")
-
-    def __exit__(self, *exc):
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 def time_pages(urls: dict[str, str], pages: dict, warmup: int, timed: int) -> dict:
     """p50 milliseconds of each page in each database, signed in as the first
     professional, over HTTP.
@@ -445,8 +391,10 @@ def time_pages(urls: dict[str, str], pages: dict, warmup: int, timed: int) -> di
     with contextlib.ExitStack() as stack:
         browsers = {}
         for label, url in urls.items():
-            server = stack.enter_context(Server(url))
-            browsers[label] = Browser(server.port)
+            # One worker per database: both are served at once on two cores.
+            env = {**flask_env(url), "WEB_CONCURRENCY": "1"}
+            server = stack.enter_context(gunicorn("wsgi:app", env))
+            browsers[label] = Browser(int(server.url.rsplit(":", 1)[1]))
             browsers[label].sign_in("pro1@bench.example")
         for name, (path, htmx, where) in pages.items():
             headers = {"HX-Request": "true"} if htmx else {}

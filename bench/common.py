@@ -8,7 +8,9 @@ SQLite files live in ``bench/.data/``; PostgreSQL databases are named
 
 from __future__ import annotations
 
+import argparse
 import functools
+import json
 import os
 import statistics
 import time
@@ -185,3 +187,12 @@ class Loader:
             highest = f'SELECT max(id) FROM "{table}"'  # noqa: S608 (our own table names)
             self.connection.exec_driver_sql(f"SELECT setval({sequence}, ({highest}))")
         return count
+
+
+def main(measure: Callable[[str, bool], dict], doc: str) -> None:
+    """``python -m bench.<part> [--kind postgresql] [--quick]``: one part's figures."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--kind", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    print(json.dumps(measure(args.kind, args.quick), indent=2, ensure_ascii=False))

@@ -13,8 +13,6 @@ gunicorn worker during these runs.
 
 from __future__ import annotations
 
-import argparse
-import json
 import re
 import statistics
 import threading
@@ -25,7 +23,7 @@ from urllib.parse import urlencode
 
 import sqlalchemy as sa
 
-from .common import DATA, ROOT, flask_env, make_app, say
+from .common import DATA, ROOT, flask_env, main, make_app, say
 from .common import database_url as fresh_database
 from .servers import Server, gunicorn, wrk
 
@@ -318,13 +316,5 @@ def measure(kind: str, quick: bool) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kind", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    print(json.dumps(measure(args.kind, args.quick), indent=2))
-
-
 if __name__ == "__main__":
-    main()
+    main(measure, __doc__)

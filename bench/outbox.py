@@ -10,7 +10,6 @@ Message-ID the server received is counted: each email exactly once.
 
 from __future__ import annotations
 
-import argparse
 import json
 import smtplib
 import statistics
@@ -20,7 +19,7 @@ import time
 from email.utils import make_msgid
 from pathlib import Path
 
-from .common import DATA, ROOT, flask_env, make_app, say
+from .common import DATA, ROOT, flask_env, main, make_app, say
 from .common import database_url as fresh_database
 from .servers import free_port
 
@@ -200,13 +199,5 @@ def measure(kind: str, quick: bool) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kind", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    print(json.dumps(measure(args.kind, args.quick), indent=2))
-
-
 if __name__ == "__main__":
-    main()
+    main(measure, __doc__)

@@ -9,11 +9,8 @@ loads.
 
 from __future__ import annotations
 
-import argparse
-import json
-
 from .common import database_url as fresh_database
-from .common import flask_env, make_app, say
+from .common import flask_env, main, make_app, say
 from .load import seed
 from .servers import gunicorn
 
@@ -80,13 +77,5 @@ def measure(kind: str, quick: bool) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kind", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    print(json.dumps(measure(args.kind, args.quick), indent=2))
-
-
 if __name__ == "__main__":
-    main()
+    main(measure, __doc__)

@@ -436,7 +436,7 @@ def _page_context(
         "vendors_heading": VENDORS_HEADING,
         "vendors_lead": VENDORS_LEAD.format(pro=pro),
         "max_people": _max_people(),
-        # Built only for the pages that show it (see _updates_form): most never do.
+        # Built only for the pages that show it (see _with_updates_form): most never do.
         "updates_form": updates_form,
         "updates_promise": UPDATES_PROMISE[contact.update_preference].format(pro=pro),
         # An unsubscribed referrer gets no updates whatever they choose: say so, and

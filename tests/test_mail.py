@@ -564,3 +564,36 @@ def test_an_international_domain_goes_out_as_ascii(ctx, smtp_server):
     assert deliver_outbox().sent == 1
     (envelope,) = smtp_server.handler.envelopes
     assert envelope.rcpt_tos == ["ann@xn--exmple-cua.test"]
+
+
+@pytest.mark.parametrize("html", ["<p>Zoë &amp; Ann</p>\n" * 40, ""])
+def test_the_message_on_the_wire_is_crlf_mime_that_reads_back_as_written(ctx, html):
+    from app.mail import _wire, default_sender
+
+    text = "Zoë Martin, 東京 and Sam O'Neil\nline two\n\n" + "long words " * 60
+    email = OutboundEmail(
+        template="note",
+        to_email="ann@example.com",
+        to_name="Ann Brontë",
+        reply_to="pro@example.com",
+        subject="Merci, Zoë: your introductions",
+        body_text=text,
+        body_html=html,
+        message_id="<wire.1@referloop.test>",
+        unsubscribe_url="http://127.0.0.1:5000/u/" + "x" * 120,
+    )
+
+    data, recipient = _wire(email, utcnow(), default_sender())
+
+    assert recipient == "ann@example.com"
+    assert b"\n" not in data.replace(b"\r\n", b"")  # every line ends in CRLF
+    assert max(len(line) for line in data.split(b"\r\n")) <= 998
+    message = message_from_bytes(data, policy=policy.default)
+    assert message["Subject"] == "Merci, Zoë: your introductions"
+    assert message["To"].addresses[0].display_name == "Ann Brontë"
+    assert message["List-Unsubscribe"] == f"<{email.unsubscribe_url}>"
+    assert message["Message-ID"] == "<wire.1@referloop.test>"
+    parts = list(message.walk()) if html else [message]
+    bodies = [part.get_content() for part in parts if not part.is_multipart()]
+    assert bodies == ([text, html] if html else [text])
+    assert message.get_content_type() == ("multipart/alternative" if html else "text/plain")

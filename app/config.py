@@ -70,9 +70,11 @@ WORKER_INTERVAL_SECONDS = 60
 # compressed once, at the best level, by static_files.py. A proxy in front may
 # compress instead; then set COMPRESS_REGISTER = False.
 COMPRESS_ALGORITHM = ["gzip", "br"]
-COMPRESS_LEVEL = 6
+COMPRESS_LEVEL = 3
 COMPRESS_STREAMS = False
 COMPRESS_MIN_SIZE = 500
+# Pages are no-store and carry no ETag: nothing to evaluate a conditional request against.
+COMPRESS_EVALUATE_CONDITIONAL_REQUEST = False
 
 # Lists.
 PER_PAGE = 25

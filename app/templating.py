@@ -4,10 +4,10 @@ import hashlib
 import os
 from datetime import date
 
-from flask import current_app, url_for
+from flask import current_app, has_request_context, request, url_for
 from markupsafe import Markup, escape
 
-_asset_versions: dict[tuple[str, float], str] = {}
+_asset_urls: dict[tuple[str, float, str], str] = {}
 
 
 def asset_url(filename: str) -> str:
@@ -17,11 +17,15 @@ def asset_url(filename: str) -> str:
     a deploy; security.py marks only such versioned URLs as immutable.
     """
     path = os.path.join(current_app.static_folder, filename)
-    key = (path, os.path.getmtime(path))
-    if key not in _asset_versions:
+    # Every page asks for the same few files: the URL is worked out once per version
+    # (and per mount point, the only part of the request it depends on).
+    key = (path, os.path.getmtime(path), request.script_root if has_request_context() else "")
+    url = _asset_urls.get(key)
+    if url is None:
         with open(path, "rb") as file:
-            _asset_versions[key] = hashlib.sha256(file.read()).hexdigest()[:12]
-    return url_for("static", filename=filename, v=_asset_versions[key])
+            version = hashlib.sha256(file.read()).hexdigest()[:12]
+        url = _asset_urls[key] = url_for("static", filename=filename, v=version)
+    return url
 
 
 def day(value: date | None) -> str:

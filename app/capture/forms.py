@@ -13,6 +13,7 @@ for the other vendors who help run a client's business. Friends and family get
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 
@@ -391,9 +392,25 @@ def person_forms(
     ]
 
 
-def blank_person(index: int, professional: str, short: bool = False) -> PersonForm:
-    """A new, empty row."""
-    return person_class(short)(prefix=PERSON_PREFIX.format(index), professional=professional)
+def blank_person(index: int, short: bool = False) -> PersonForm:
+    """A new, empty row, to show (the form page has one to three of them).
+
+    Shared: one instance per kind of row and index, made once per process, since
+    building a form's fields cost more than rendering them. Nothing changes or
+    validates it: the templates only read it.
+    """
+    return _shared_blank_person(bool(short), index)
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_blank_person(short: bool, index: int) -> PersonForm:
+    row = person_class(short)(prefix=PERSON_PREFIX.format(index))
+    row.validate = _not_for_validation  # a posted row is always a form of its own
+    return row
+
+
+def _not_for_validation(*args, **kwargs):
+    raise RuntimeError("a shared blank row is only for showing; read the posted rows instead")
 
 
 def named_asks(

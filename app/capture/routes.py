@@ -17,6 +17,7 @@ rows. One POST saves everything in one commit.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
@@ -164,13 +165,13 @@ def submit(token):
         people = person_forms(
             request.form, professional=pro, limit=_max_people(), drop=drop, short=short
         )
-        people = people or [blank_person(0, pro, short)]
+        people = people or [blank_person(0, short)]
         return _rerender(form, people, context, focus="add")
 
     people = person_forms(request.form, professional=pro, limit=_max_people(), short=short)
     if action == "add" or not people:
         if len(people) < _max_people():
-            people.append(blank_person(len(people), pro, short))
+            people.append(blank_person(len(people), short))
         return _rerender(form, people, context, focus=f"person-{len(people) - 1}")
 
     answers = _validate(form, people, context["asks"], context["vendors"])
@@ -203,7 +204,7 @@ def person(token):
     pro = first_name(touchpoint.user)
     return render_template(
         "capture/_person_added.html",
-        person=blank_person(index, pro, _is_short(touchpoint)),
+        person=blank_person(index, _is_short(touchpoint)),
         index=index,
         focus=f"person-{index}",
         token=token,
@@ -474,6 +475,48 @@ def _with_people(context: dict) -> dict:
     }
 
 
+@functools.cache
+def _introduced_query() -> sa.Select:
+    """Built once (as is ``_told_query``): building a statement cost more than running it."""
+    referral = Referral.__table__.c
+    return (
+        sa.select(
+            referral.id,
+            referral.name,
+            referral.is_vendor,
+            referral.touchpoint_id,
+            referral.created_at,
+        )
+        .where(
+            referral.contact_id == sa.bindparam("contact_id"),
+            referral.user_id == sa.bindparam("user_id"),
+        )
+        .order_by(referral.created_at.desc(), referral.id.desc())
+        .limit(INTRODUCED_LIMIT + 1)
+    )
+
+
+@functools.cache
+def _told_query() -> sa.Select:
+    event = ReferralEvent.__table__.c
+    return (
+        sa.select(
+            event.referral_id,
+            event.kind,
+            event.to_status,
+            event.referrer_message,
+            event.referrer_told_at,
+            event.created_at,
+        )
+        .where(
+            event.referral_id.in_(sa.bindparam("ids", expanding=True)),
+            event.user_id == sa.bindparam("user_id"),
+            event.update_state == UpdateState.QUEUED,
+        )
+        .order_by(event.created_at, event.id)
+    )
+
+
 def introduced_by(contact_id: int, user_id: int, pro: str) -> tuple[list[Introduced], bool]:
     """The people a contact introduced, newest first, as the referrer may see them.
 
@@ -483,37 +526,16 @@ def introduced_by(contact_id: int, user_id: int, pro: str) -> tuple[list[Introdu
     "with <pro>" when none was. Private notes are never read. The second value
     says whether there are more people than the list shows.
     """
-    rows = db.session.execute(
-        sa.select(
-            Referral.id,
-            Referral.name,
-            Referral.is_vendor,
-            Referral.touchpoint_id,
-            Referral.created_at,
-        )
-        .where(Referral.contact_id == contact_id, Referral.user_id == user_id)
-        .order_by(Referral.created_at.desc(), Referral.id.desc())
-        .limit(INTRODUCED_LIMIT + 1)
+    connection = db.session.connection()
+    rows = connection.execute(
+        _introduced_query(), {"contact_id": contact_id, "user_id": user_id}
     ).all()
     more = len(rows) > INTRODUCED_LIMIT
     rows = rows[:INTRODUCED_LIMIT]
     if not rows:
         return [], False
-    told = db.session.execute(
-        sa.select(
-            ReferralEvent.referral_id,
-            ReferralEvent.kind,
-            ReferralEvent.to_status,
-            ReferralEvent.referrer_message,
-            ReferralEvent.referrer_told_at,
-            ReferralEvent.created_at,
-        )
-        .where(
-            ReferralEvent.referral_id.in_([row.id for row in rows]),
-            ReferralEvent.user_id == user_id,
-            ReferralEvent.update_state == UpdateState.QUEUED,
-        )
-        .order_by(ReferralEvent.created_at, ReferralEvent.id)
+    told = connection.execute(
+        _told_query(), {"ids": [row.id for row in rows], "user_id": user_id}
     ).all()
     # Oldest to newest: a later event replaces what an earlier one said.
     status: dict[int, ReferralStatus] = {}
@@ -556,7 +578,7 @@ def _form_page(
     pro, short = context["pro"], context["short"]
     # Someone who already answered this link is adding to it: one row is enough then.
     rows = 1 if context["answered"] else max(1, min(touchpoint.ask_count, _max_people()))
-    people = [blank_person(i, pro, short) for i in range(rows)]
+    people = [blank_person(i, short) for i in range(rows)]
     asks = named_asks(None, connections_to_ask(touchpoint.contact), professional=pro, short=short)
     vendors = vendor_forms(None, professional=pro, count=_vendor_rows(touchpoint))
     return render_template(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import sqlalchemy as sa
@@ -38,32 +39,51 @@ def contact_connections(contact: Contact) -> list[Connection]:
     return connections
 
 
+# What the referrer's form shows of a connection (and a yes copies into its referral).
+ASKED_COLUMNS = ("id", "name", "organisation", "how_known")
+
+
+@functools.cache
+def _to_ask_query(reasked: bool) -> sa.Select:
+    """Built once: constructing the statement cost more than running it."""
+    columns = Connection.__table__.c
+    waiting = columns.status == ConnectionStatus.NOT_ASKED
+    if reasked:
+        waiting = sa.or_(
+            waiting,
+            sa.and_(
+                columns.touchpoint_id == sa.bindparam("touchpoint_id"),
+                columns.id.in_(sa.bindparam("answered", expanding=True)),
+            ),
+        )
+    return (
+        sa.select(*(columns[name] for name in ASKED_COLUMNS))
+        .where(
+            columns.contact_id == sa.bindparam("contact_id"),
+            columns.user_id == sa.bindparam("user_id"),
+            waiting,
+        )
+        .order_by(columns.created_at, columns.id)
+        .limit(NAMED_ASKS_LIMIT)
+    )
+
+
 def connections_to_ask(
     contact: Contact, *, touchpoint_id: int | None = None, answered: Iterable[int] = ()
-) -> list[Connection]:
-    """The connections the referrer's form names: those not asked yet (or to ask again).
+) -> list[sa.Row]:
+    """The connections the referrer's form names: those not asked yet (or to ask again),
+    as plain rows of ``ASKED_COLUMNS``.
 
     A submitted form also reads back, among ``answered`` (the ids it carries an
     answer for), those this touchpoint's form has already answered: a replayed
     submission is then recognised for what it is, not mistaken for an empty one.
     """
-    waiting = Connection.status == ConnectionStatus.NOT_ASKED
     answered = [ident for ident in answered if 1 <= ident <= MAX_ID]
-    if touchpoint_id is not None and answered:
-        waiting = sa.or_(
-            waiting,
-            sa.and_(Connection.touchpoint_id == touchpoint_id, Connection.id.in_(answered)),
-        )
-    return db.session.scalars(
-        sa.select(Connection)
-        .where(
-            Connection.contact_id == contact.id,
-            Connection.user_id == contact.user_id,
-            waiting,
-        )
-        .order_by(Connection.created_at, Connection.id)
-        .limit(NAMED_ASKS_LIMIT)
-    ).all()
+    reasked = touchpoint_id is not None and bool(answered)
+    params = {"contact_id": contact.id, "user_id": contact.user_id}
+    if reasked:
+        params |= {"touchpoint_id": touchpoint_id, "answered": answered}
+    return db.session.connection().execute(_to_ask_query(reasked), params).all()
 
 
 def owned_connection(contact: Contact, connection_id: int) -> Connection | None:

@@ -339,6 +339,8 @@ def _rhythm_switched_on(session, _flush_context, _instances) -> None:
                 contacts.add(instance.id)
         elif history.added[0] and not (history.deleted and history.deleted[0]):
             users.add(instance.id)
+    if not (contacts or users):
+        return  # every flush comes here: most change no rhythm
     latest_unmarked = sa.and_(~Touchpoint.rhythm_pending, ~_has_later(Touchpoint))
     for column, ids in ((Touchpoint.contact_id, contacts), (Touchpoint.user_id, users)):
         if ids:

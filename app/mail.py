@@ -150,10 +150,18 @@ def _mailbox(addr_spec: str, display_name: str = "", *, role: str = "recipient")
     return Mailbox(display_name, address.addr_spec)
 
 
+CRLF = "\r\n"
+
+
+def message_bytes(email: OutboundEmail, now: datetime | None = None) -> tuple[bytes, str]:
+    """One outbox row exactly as the sender sends it, and its envelope recipient."""
+    return _wire(email, now or utcnow(), default_sender())
+
+
 def build_message(email: OutboundEmail, now: datetime | None = None) -> Message:
     """The message for one outbox row, parsed back from the bytes ``_wire`` sends
     (written out again, its headers stay as they were sent)."""
-    data = _wire(email, now or utcnow(), default_sender())[0]
+    data = message_bytes(email, now)[0]
     return message_from_bytes(data, policy=policy.default.clone(refold_source="none"))
 
 
@@ -191,7 +199,7 @@ def _wire(email, now: datetime, sender: Mailbox) -> tuple[bytes, str]:
             current_app.logger.warning("Outbox email %s: Reply-To left out: %s", email.id, exc)
     subject = header_safe(email.subject, 255)
     if not subject.isascii():
-        subject = Header(subject, "utf-8").encode(linesep=_CRLF)
+        subject = Header(subject, "utf-8").encode(linesep=CRLF)
     headers += [
         f"Subject: {subject}",
         f"Date: {format_datetime(now, usegmt=True)}",
@@ -209,31 +217,31 @@ def _wire(email, now: datetime, sender: Mailbox) -> tuple[bytes, str]:
         boundary = f"=_{uuid.uuid4().hex}"
         head = [f'Content-Type: multipart/alternative; boundary="{boundary}"', "MIME-Version: 1.0"]
         body = (
-            f"--{boundary}\r\n{_text_part('plain', email.body_text)}\r\n"
-            f"--{boundary}\r\n{_text_part('html', email.body_html)}\r\n"
-            f"--{boundary}--\r\n"
+            f"--{boundary}{CRLF}{_text_part('plain', email.body_text)}{CRLF}"
+            f"--{boundary}{CRLF}{_text_part('html', email.body_html)}{CRLF}"
+            f"--{boundary}--{CRLF}"
         )
     else:
-        head = ['Content-Type: text/plain; charset="utf-8"', "MIME-Version: 1.0"]
-        head.append("Content-Transfer-Encoding: base64")
+        head = [
+            'Content-Type: text/plain; charset="utf-8"',
+            "MIME-Version: 1.0",
+            "Content-Transfer-Encoding: base64",
+        ]
         body = _base64(email.body_text)
-    message = _CRLF.join(head + headers) + _CRLF + _CRLF + body
+    message = CRLF.join(head + headers) + CRLF + CRLF + body
     return message.encode("ascii"), recipient.addr_spec
-
-
-_CRLF = "\r\n"
 
 
 def _text_part(subtype: str, text: str) -> str:
     return (
-        f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
-        f"Content-Transfer-Encoding: base64\r\n\r\n{_base64(text)}"
+        f'Content-Type: text/{subtype}; charset="utf-8"{CRLF}'
+        f"Content-Transfer-Encoding: base64{CRLF}{CRLF}{_base64(text)}"
     )
 
 
 def _base64(text: str) -> str:
     """UTF-8 text in base64, in lines of 76 characters each ending in CRLF."""
-    return base64.encodebytes(text.encode("utf-8")).decode("ascii").replace("\n", _CRLF)
+    return base64.encodebytes(text.encode("utf-8")).decode("ascii").replace("\n", CRLF)
 
 
 def _header_address(address: Mailbox) -> str:

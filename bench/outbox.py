@@ -102,7 +102,7 @@ def built_messages(app) -> list[tuple[str, bytes]]:
     import sqlalchemy as sa
 
     from app.extensions import db
-    from app.mail import build_message
+    from app.mail import message_bytes
     from app.models import EmailState, OutboundEmail
 
     with app.app_context():
@@ -113,10 +113,8 @@ def built_messages(app) -> list[tuple[str, bytes]]:
         ).all()
         messages = []
         for email in emails:
-            message = build_message(email)
-            # What smtplib's send_message writes on the wire: CRLF line ends.
-            wire = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
-            messages.append((email.to_email, wire))
+            wire, recipient = message_bytes(email)
+            messages.append((recipient, wire))
         db.session.rollback()
     return messages
 

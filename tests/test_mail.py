@@ -568,7 +568,7 @@ def test_an_international_domain_goes_out_as_ascii(ctx, smtp_server):
 
 @pytest.mark.parametrize("html", ["<p>Zoë &amp; Ann</p>\n" * 40, ""])
 def test_the_message_on_the_wire_is_crlf_mime_that_reads_back_as_written(ctx, html):
-    from app.mail import _wire, default_sender
+    from app.mail import message_bytes
 
     text = "Zoë Martin, 東京 and Sam O'Neil\nline two\n\n" + "long words " * 60
     email = OutboundEmail(
@@ -583,7 +583,7 @@ def test_the_message_on_the_wire_is_crlf_mime_that_reads_back_as_written(ctx, ht
         unsubscribe_url="http://127.0.0.1:5000/u/" + "x" * 120,
     )
 
-    data, recipient = _wire(email, utcnow(), default_sender())
+    data, recipient = message_bytes(email)
 
     assert recipient == "ann@example.com"
     assert b"\n" not in data.replace(b"\r\n", b"")  # every line ends in CRLF

@@ -5,23 +5,65 @@ and write transactions that take the write lock up front. Without the last one,
 two processes that read and then write inside deferred transactions fail at once
 with "database is locked", whatever the busy timeout. This follows SQLAlchemy's
 documented recipe: disable pysqlite's own BEGIN handling and emit our own.
+
+SQLite has one writer at a time, so a POST that holds the lock while it checks
+a form and renders emails makes every other POST wait for all of that. A view
+whose reading comes first calls ``read_first()``, reads without the lock, and
+calls ``begin_writing()`` just before its first write (see both).
 """
 
-from flask import has_request_context, request
+from flask import g, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from .extensions import db
+
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# connection.info key: the SQLite transaction in progress holds the write lock.
+_HOLDS_WRITE_LOCK = "referloop_write_lock"
 
 
 def wants_write_lock() -> bool:
-    """True unless this is a read-only request.
+    """True unless this is a read-only request, or one that reads first.
 
     CLI jobs and POSTs take the lock up front. GET requests begin deferred so many
     readers run side by side; a GET that must write does so as the first statement
     of a fresh transaction, which waits on the busy timeout like any writer.
     """
-    return not (has_request_context() and request.method in READ_ONLY_METHODS)
+    if not has_request_context():
+        return True
+    return not (request.method in READ_ONLY_METHODS or g.get("read_first", False))
+
+
+def read_first() -> None:
+    """This request reads before it writes: its first transaction takes no lock.
+
+    Until ``begin_writing()``, nothing may be written; what was read must be
+    checked again by the writes that depend on it (conditional UPDATEs, unique
+    constraints), because another request may commit in between.
+    """
+    g.read_first = True
+
+
+def begin_writing() -> None:
+    """Take SQLite's write lock for the rest of the transaction (after ``read_first``).
+
+    A deferred SQLite transaction that has read cannot start writing while another
+    connection writes: it fails at once instead of waiting. So the read-only
+    transaction is ended, and a new one begins with the lock, waiting for it on
+    the busy timeout like any writer. The session does not notice: its objects keep
+    what was read. PostgreSQL needs none of this; there it does nothing.
+    """
+    g.read_first = False
+    session = db.session()
+    if not session.in_transaction():
+        return  # the next transaction begins with the lock
+    connection = session.connection()
+    if connection.dialect.name != "sqlite" or connection.info.get(_HOLDS_WRITE_LOCK):
+        return
+    connection.exec_driver_sql("COMMIT")
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    connection.info[_HOLDS_WRITE_LOCK] = True
 
 
 def _lower(value):
@@ -47,7 +89,9 @@ def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if wants_write_lock() else "BEGIN")
+        lock = wants_write_lock()
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if lock else "BEGIN")
+        connection.info[_HOLDS_WRITE_LOCK] = lock
 
 
 def render_migration_item(type_, obj, autogen_context):

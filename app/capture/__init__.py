@@ -4,3 +4,7 @@ bp = Blueprint("capture", __name__)
 
 from . import drafts  # noqa: E402,F401,I001
 from . import routes  # noqa: E402, F401
+
+from .blank_rows import blank_row  # noqa: E402
+
+bp.add_app_template_global(blank_row, "blank_row")

@@ -75,6 +75,8 @@ class PersonForm(Form):
     """One person the referrer names: who, how to reach them, and how to be introduced."""
 
     short = False
+    # One of the shared empty rows (blank_person), which blank_rows renders once.
+    is_shared_blank = False
     # Fields that say someone started describing a person (the radios always have a value).
     typed_fields: tuple[str, ...] = ("name", "email", "phone", "how_known", "need")
 
@@ -406,6 +408,7 @@ def blank_person(index: int, short: bool = False) -> PersonForm:
 def _shared_blank_person(short: bool, index: int) -> PersonForm:
     row = person_class(short)(prefix=PERSON_PREFIX.format(index))
     row.validate = _not_for_validation  # a posted row is always a form of its own
+    row.is_shared_blank = True
     return row
 
 

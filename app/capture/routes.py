@@ -31,6 +31,7 @@ from wtforms import RadioField
 from wtforms.fields.choices import enum_choices, enum_coerce
 
 from ..connections.queries import connections_to_ask
+from ..database import begin_writing, read_first
 from ..extensions import db
 from ..helpers import external_url, is_htmx, mailto, render_page_or_fragment
 from ..models import (
@@ -134,15 +135,17 @@ def form(token):
 
 @bp.post("/<token>")
 def submit(token):
-    """The form's one POST: add or remove a row (without JavaScript), or send it."""
+    """The form's one POST: add or remove a row (without JavaScript), or send it.
+
+    On SQLite the link is read and the form checked without the write lock; the
+    lock is taken only to write (``_save``), so referrers' submissions overlap.
+    """
+    read_first()
     link = _read_link(token)
     if link.state is not LinkState.VALID:
         return _link_problem(link, token)
     touchpoint = link.touchpoint
-    # The list of people is loaded only for pages that show it (see _with_people).
-    context = _page_context(touchpoint, token, with_people=False)
-    pro = context["pro"]
-    short = context["short"]
+    pro, short = first_name(touchpoint.user), _is_short(touchpoint)
     form = ReferralForm()
     form.ensure_submission_key()
     action = request.form.get("action", "submit")
@@ -152,10 +155,8 @@ def submit(token):
         touchpoint_id=touchpoint.id,
         answered=answered_connection_ids(request.form),
     )
-    context["asks"] = named_asks(request.form, connections, professional=pro, short=short)
-    context["vendors"] = vendor_forms(
-        request.form, professional=pro, count=_vendor_rows(touchpoint)
-    )
+    asks = named_asks(request.form, connections, professional=pro, short=short)
+    vendors = vendor_forms(request.form, professional=pro, count=_vendor_rows(touchpoint))
 
     if action.startswith("remove-"):
         try:
@@ -166,29 +167,37 @@ def submit(token):
             request.form, professional=pro, limit=_max_people(), drop=drop, short=short
         )
         people = people or [blank_person(0, short)]
-        return _rerender(form, people, context, focus="add")
+        context = _page_context(touchpoint, token, with_people=False)
+        return _rerender(form, people, context | {"asks": asks, "vendors": vendors}, focus="add")
 
     people = person_forms(request.form, professional=pro, limit=_max_people(), short=short)
     if action == "add" or not people:
         if len(people) < _max_people():
             people.append(blank_person(len(people), short))
+        context = _page_context(touchpoint, token, with_people=False)
+        context |= {"asks": asks, "vendors": vendors}
         return _rerender(form, people, context, focus=f"person-{len(people) - 1}")
 
-    answers = _validate(form, people, context["asks"], context["vendors"])
+    answers = _validate(form, people, asks, vendors)
     if answers is None:
-        errors = _error_summary(form, people, context["asks"], context["vendors"])
+        errors = _error_summary(form, people, asks, vendors)
+        context = _page_context(touchpoint, token) | {"asks": asks, "vendors": vendors}
         html = render_template(
-            "capture/form.html", form=form, people=people, errors=errors, **_with_people(context)
+            "capture/form.html", form=form, people=people, errors=errors, **context
         )
         return html, 422
 
     key = form.submission_key.data
     if not _already_saved(key):
         try:
-            _save(touchpoint, form, answers, token)
+            saved = _save(touchpoint, form, answers, token)
         except IntegrityError:
             # The same submission won a race (double click, two tabs): it is saved once.
             db.session.rollback()
+            saved = True
+        if not saved:
+            # The link was revoked or replaced while the form was being checked.
+            return _link_problem(_read_link(token), token)
     return redirect(url_for(".thanks", token=token, s=key), 303)
 
 
@@ -680,11 +689,14 @@ def _error_summary(
     return errors
 
 
+@functools.cache
+def _saved_query() -> sa.Select:
+    referral = Referral.__table__.c
+    return sa.select(referral.id).where(referral.submission_key == sa.bindparam("key")).limit(1)
+
+
 def _already_saved(key: str) -> bool:
-    return (
-        db.session.scalar(sa.select(Referral.id).where(Referral.submission_key == key).limit(1))
-        is not None
-    )
+    return db.session.connection().execute(_saved_query(), {"key": key}).first() is not None
 
 
 def _claim_answers(touchpoint: Touchpoint, asks: list[NamedAskForm], now: datetime) -> set[int]:
@@ -717,71 +729,151 @@ def _claim_answers(touchpoint: Touchpoint, asks: list[NamedAskForm], now: dateti
     return claimed
 
 
-def _save(touchpoint: Touchpoint, form: ReferralForm, answers: Answers, token: str):
-    """Answers, referrals, their history, the touchpoint, the preference and both
-    emails: one commit.
-
-    Referrals are, in page order: the named questions answered yes, the people,
-    then the vendors. A submission whose every answer was already recorded (a
-    replay of named answers only) changes nothing.
-    """
-    contact, now = touchpoint.contact, utcnow()
-    key = form.submission_key.data
-    claimed = _claim_answers(touchpoint, answers.asks, now)
-    rows = [
+def _referral_rows(
+    touchpoint: Touchpoint, form: ReferralForm, answers: Answers, yes: set[int], now: datetime
+) -> list[dict]:
+    """The referrals one submission makes, in page order: the named questions answered
+    yes (those in ``yes``), the people, then the vendors."""
+    fields = [
         ask.referral_fields()
         for ask in answers.asks
-        if ask.status == ConnectionStatus.YES and ask.connection.id in claimed
+        if ask.status == ConnectionStatus.YES and ask.connection.id in yes
     ]
-    rows += [person.referral_fields() for person in answers.people]
-    rows += [vendor.referral_fields() for vendor in answers.vendors]
-    if not rows and not claimed:
-        db.session.rollback()
-        return
-    referrals = [
-        Referral(
-            user_id=touchpoint.user_id,
-            contact_id=contact.id,
-            touchpoint_id=touchpoint.id,
-            submission_key=key,
-            position=position,
-            consent_at=now,
-            consent_notice_version=current_app.config["CONSENT_NOTICE_VERSION"],
-            status=ReferralStatus.NEW,
-            last_step_at=now,
-            created_at=now,
-            **fields,
-        )
-        for position, fields in enumerate(rows)
-    ]
-    db.session.add_all(referrals)
-    db.session.flush()  # ids for the events; a replayed key fails here
-    db.session.add_all(
-        ReferralEvent(
-            referral_id=referral.id,
-            user_id=referral.user_id,
-            kind=EventKind.CREATED,
-            to_status=ReferralStatus.NEW,
-            author=f"{contact.name} (referrer)",
-            created_at=now,
-        )
-        for referral in referrals
-    )
-    # A cancelled touchpoint stays cancelled: the professional took it off their lists.
-    if touchpoint.state != TouchpointState.CANCELLED:
-        touchpoint.state = TouchpointState.ANSWERED
-    touchpoint.answered_at = touchpoint.answered_at or now
-    touchpoint.first_opened_at = touchpoint.first_opened_at or now
-    from ..touchpoints.planning import plan_after_answer  # the rhythm: plan the next one
+    fields += [person.referral_fields() for person in answers.people]
+    fields += [vendor.referral_fields() for vendor in answers.vendors]
+    common = {
+        "user_id": touchpoint.user_id,
+        "contact_id": touchpoint.contact_id,
+        "touchpoint_id": touchpoint.id,
+        "submission_key": form.submission_key.data,
+        "consent_at": now,
+        "consent_notice_version": current_app.config["CONSENT_NOTICE_VERSION"],
+        "status": ReferralStatus.NEW,
+        "last_step_at": now,
+        "created_at": now,
+        # Every row has the same keys: one multi-row INSERT.
+        "connection_id": None,
+        "is_vendor": False,
+    }
+    return [{**common, **row, "position": position} for position, row in enumerate(fields)]
 
-    plan_after_answer(touchpoint)
-    contact.update_preference = form.update_preference.data
-    if referrals:
-        # Answers that named nobody ("not now", "I don't know them well") need no email:
-        # the professional sees them on the contact's page.
-        queue_referrer_thanks(touchpoint, referrals, external_url("capture.form", token=token))
-        queue_new_referrals(touchpoint, referrals)
+
+def _queue_emails(touchpoint: Touchpoint, rows: list[dict], token: str) -> list:
+    """The thank-you and the professional's notice for these referrals (none for none).
+
+    Answers that named nobody ("not now", "I don't know them well") need no email:
+    the professional sees them on the contact's page.
+    """
+    if not rows:
+        return []
+    # Unsaved Referral objects: the emails read their fields, never their ids.
+    referrals = [Referral(**row) for row in rows]
+    link = external_url("capture.form", token=token)
+    emails = [queue_referrer_thanks(touchpoint, referrals, link)]
+    emails.append(queue_new_referrals(touchpoint, referrals))
+    return [email for email in emails if email is not None]
+
+
+@functools.cache
+def _answer_query() -> sa.Update:
+    """Built once (as are the statements below): every submission runs it."""
+    touchpoint = Touchpoint.__table__.c
+    now = sa.bindparam("now", type_=touchpoint.answered_at.type)
+    return (
+        sa.update(Touchpoint.__table__)
+        .where(
+            touchpoint.id == sa.bindparam("touchpoint_id"),
+            touchpoint.link_version == sa.bindparam("version"),
+            touchpoint.link_active,
+        )
+        .values(
+            state=sa.case(
+                (touchpoint.state == TouchpointState.CANCELLED, touchpoint.state),
+                else_=TouchpointState.ANSWERED.value,
+            ),
+            answered_at=sa.func.coalesce(touchpoint.answered_at, now),
+            first_opened_at=sa.func.coalesce(touchpoint.first_opened_at, now),
+        )
+    )
+
+
+def _answer_touchpoint(touchpoint: Touchpoint, now: datetime) -> bool:
+    """Mark the touchpoint answered, if its link still works; False when it does not.
+
+    One conditional UPDATE: a link revoked or replaced since it was read is
+    noticed here, inside the writing transaction. A cancelled touchpoint stays
+    cancelled: the professional took it off their lists.
+    """
+    answered = db.session.connection().execute(
+        _answer_query(),
+        {"touchpoint_id": touchpoint.id, "version": touchpoint.link_version, "now": now},
+    )
+    return answered.rowcount == 1
+
+
+@functools.cache
+def _insert_referrals() -> sa.Insert:
+    referral = Referral.__table__
+    return referral.insert().returning(referral.c.id, sort_by_parameter_order=True)
+
+
+def _insert_history(rows: list[dict], ids: list[int], now: datetime, author: str) -> None:
+    """The first step of each new referral's history: created, by the referrer."""
+    db.session.connection().execute(
+        ReferralEvent.__table__.insert(),
+        [
+            {
+                "referral_id": referral_id,
+                "user_id": row["user_id"],
+                "kind": EventKind.CREATED,
+                "to_status": ReferralStatus.NEW,
+                "author": author,
+                "created_at": now,
+            }
+            for row, referral_id in zip(rows, ids, strict=True)
+        ],
+    )
+
+
+def _save(touchpoint: Touchpoint, form: ReferralForm, answers: Answers, token: str) -> bool:
+    """Answers, referrals, their history, the touchpoint, the preference and both
+    emails: one commit. False when the link stopped working meanwhile (nothing saved).
+
+    The rows and the emails are prepared before the write lock (``begin_writing``),
+    for the named questions as they were read; in the rare case another tab
+    answered one of them meanwhile, they are prepared again. A submission whose
+    every answer was already recorded (a replay of named answers only) changes
+    nothing; a replayed one with people fails on the unique key, as the caller expects.
+    """
+    now = utcnow()
+    expected = {ask.connection.id for ask in answers.asks if ask.status == ConnectionStatus.YES}
+    rows = _referral_rows(touchpoint, form, answers, expected, now)
+    # No query may flush the emails before the lock is held and the answers claimed.
+    with db.session.no_autoflush:
+        # The thank-you promises updates as the referrer just chose.
+        touchpoint.contact.update_preference = form.update_preference.data
+        emails = _queue_emails(touchpoint, rows, token)
+        begin_writing()
+        if not _answer_touchpoint(touchpoint, now):
+            db.session.rollback()
+            return False
+        claimed = _claim_answers(touchpoint, answers.asks, now)
+        if not expected <= claimed:
+            for email in emails:
+                db.session.expunge(email)
+            rows = _referral_rows(touchpoint, form, answers, expected & claimed, now)
+            emails = _queue_emails(touchpoint, rows, token)
+        if not rows and not claimed:
+            db.session.rollback()
+            return True
+        if rows:
+            ids = db.session.connection().execute(_insert_referrals(), rows).scalars().all()
+            _insert_history(rows, ids, now, author=f"{touchpoint.contact.name} (referrer)")
+        from ..touchpoints.planning import plan_after_answer  # the rhythm: plan the next one
+
+        plan_after_answer(touchpoint)
     db.session.commit()
+    return True
 
 
 def _record_first_open(touchpoint_id: int) -> None:

@@ -127,27 +127,31 @@ def _moved_on_query() -> sa.Select:
     )
 
 
-def plan_after_answer(touchpoint: Touchpoint, today: date | None = None) -> Touchpoint | None:
+def plan_after_answer(touchpoint: Touchpoint, today: date | None = None) -> dict | None:
     """Plan the contact's next touchpoint, ``rhythm`` days after today's answer.
 
     Nothing when the contact has no rhythm, already has a planned touchpoint, or
-    has a later touchpoint than this one. Adds to the session; the caller commits.
+    has a later touchpoint than this one. Inserts the row (the same one
+    ``next_touchpoint`` makes) and returns it; the caller commits.
     """
     contact = touchpoint.contact
     rhythm = contact.rhythm
     if not rhythm:
         return None
-    # Whoever plans this contact's next touchpoint holds its row until they commit.
-    db.session.execute(
-        sa.select(Contact.id).where(Contact.id == contact.id).with_for_update(key_share=True)
-    )
+    # Whoever plans this contact's next touchpoint holds its row until they commit
+    # (on SQLite, the write lock the caller holds already does).
+    if db.session.get_bind().dialect.name != "sqlite":
+        db.session.execute(
+            sa.select(Contact.id).where(Contact.id == contact.id).with_for_update(key_share=True)
+        )
     moved_on = db.session.scalar(_moved_on_query(), {"touchpoint_id": touchpoint.id})
     if moved_on:
         return None
-    planned = next_touchpoint(touchpoint, (today or date.today()) + timedelta(days=rhythm))
-    db.session.add(planned)
+    row = _row_after(touchpoint, (today or date.today()) + timedelta(days=rhythm))
+    # One INSERT, not the unit of work: the referrer's form waits for it.
+    db.session.execute(sa.insert(Touchpoint), [row])
     touchpoint.rhythm_pending = False  # the rhythm has acted after it
-    return planned
+    return row
 
 
 def _waits_for_rhythm():
@@ -304,6 +308,11 @@ def _settle(ids: list[int], today: date) -> tuple[int, list[int]]:
 def _next_row(previous: Touchpoint, today: date) -> dict:
     """The row of the touchpoint after ``previous``, whose date has passed."""
     due = max(previous.due_on + timedelta(days=previous.contact.rhythm), today)
+    return _row_after(previous, due)
+
+
+def _row_after(previous: Touchpoint, due: date) -> dict:
+    """The row of a planned touchpoint after ``previous``, due on ``due``."""
     draft = next_touchpoint(previous, due)  # transient, for its wording: never added
     return {
         "user_id": previous.contact.user_id,

@@ -597,6 +597,62 @@ def test_a_submission_that_loses_a_race_lands_on_the_same_thanks(client, url, mo
     assert count_rows(OutboundEmail) == 2
 
 
+def test_a_link_revoked_while_the_form_is_checked_saves_nothing(
+    client, url, touchpoint, monkeypatch
+):
+    """The form is read and checked without SQLite's write lock; a revocation that
+    lands in between is noticed once the lock is held, and nothing is saved."""
+    from app.capture import routes
+
+    csrf, key = open_form(client, url)
+    real_begin_writing = routes.begin_writing
+
+    def revoked_meanwhile():
+        # Another request (another connection) revokes the link and commits.
+        with db.engine.begin() as other:
+            other.execute(
+                sa.update(Touchpoint)
+                .where(Touchpoint.id == touchpoint.id)
+                .values(link_active=False)
+            )
+        real_begin_writing()
+
+    monkeypatch.setattr(routes, "begin_writing", revoked_meanwhile)
+    response = post(client, url, form_data(csrf, key, person(0)))
+    assert response.status_code == 410
+    assert "<form" not in html_of(response).split("<main", 1)[1]
+    assert count_rows(Referral) == count_rows(ReferralEvent) == count_rows(OutboundEmail) == 0
+    after = fresh(Touchpoint, touchpoint.id)
+    assert after.state == TouchpointState.OPENED and after.answered_at is None
+
+
+def test_the_empty_rows_rendered_once_are_the_rows_the_template_renders(app, user):
+    """The form's empty rows come from a per-process copy; it must be the template's
+    own output, the professional's name escaped, for every kind of row."""
+    from flask import render_template
+
+    from app.capture.blank_rows import blank_row
+    from app.capture.forms import blank_person
+
+    token = "eyJ0IjoxLCJ2IjoxfQ.aw-3dg.Abc_d-0"
+    with app.test_request_context("/r/x"):
+        for short in (False, True):
+            for index in range(3):
+                for pro in ("Dana", 'Zoë <b>"&"</b>'):
+                    template = render_template(
+                        "capture/_person.html",
+                        person=blank_person(index, short),
+                        index=index,
+                        token=token,
+                        pro=pro,
+                        focus=None,
+                    )
+                    assert blank_row(index, short, token, pro) == template
+                    assert "<b>" not in template
+        # A token url_for would have to quote is left to the template.
+        assert blank_row(0, False, "a/b", "Dana") is None
+
+
 def test_no_thank_you_email_to_a_referrer_who_unsubscribed(client, url, contact):
     contact.unsubscribed_at = utcnow()
     db.session.commit()

@@ -237,6 +237,24 @@ def test_replaying_answers_changes_nothing(client, url, two):
     assert fresh(Connection, priya.id).asked_at == answered_at
 
 
+def test_a_yes_given_in_another_tab_meanwhile_is_left_out_of_this_submission(client, url, two):
+    """Two tabs of one link, two submissions: the second finds its yes already given
+    (after it read the form), saves only its own people and thanks for only them."""
+    david, priya = two
+    first_tab, second_tab = open_form(client, url), open_form(client, url)
+    post(client, url, form_data(*first_tab, named(david, "yes"), person(0, name="Lee Friend")))
+    response = post(
+        client, url, form_data(*second_tab, named(david, "yes"), person(0, name="Mo Partner"))
+    )
+    assert response.status_code == 303
+    assert sorted(r.name for r in referrals()) == ["David Jones", "Lee Friend", "Mo Partner"]
+    later_thanks = emails("referrer_thanks")[-1]
+    assert "Mo Partner" in later_thanks.body_text and "David Jones" not in later_thanks.body_text
+    later_news = emails("new_referrals")[-1]
+    assert "Mo Partner" in later_news.body_text and "David Jones" not in later_news.body_text
+    assert count_rows(OutboundEmail) == 4
+
+
 def test_only_named_answers_no_person_is_a_valid_answer(client, url, touchpoint, two):
     david, priya = two
     csrf, key = open_form(client, url)

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm.attributes import set_committed_value
 from wtforms import RadioField
 from wtforms.fields.choices import enum_choices, enum_coerce
 
@@ -37,6 +38,7 @@ from ..helpers import external_url, is_htmx, mailto, render_page_or_fragment
 from ..models import (
     Connection,
     ConnectionStatus,
+    Contact,
     ContactKind,
     EventKind,
     Referral,
@@ -812,6 +814,16 @@ def _answer_touchpoint(touchpoint: Touchpoint, now: datetime) -> bool:
 
 
 @functools.cache
+def _preference_query() -> sa.Update:
+    contact = Contact.__table__
+    return (
+        contact.update()
+        .where(contact.c.id == sa.bindparam("contact_id"))
+        .values(update_preference=sa.bindparam("preference"))  # updated_at: its onupdate
+    )
+
+
+@functools.cache
 def _insert_referrals() -> sa.Insert:
     referral = Referral.__table__
     return referral.insert().returning(referral.c.id, sort_by_parameter_order=True)
@@ -849,9 +861,11 @@ def _save(touchpoint: Touchpoint, form: ReferralForm, answers: Answers, token: s
     expected = {ask.connection.id for ask in answers.asks if ask.status == ConnectionStatus.YES}
     rows = _referral_rows(touchpoint, form, answers, expected, now)
     # No query may flush the emails before the lock is held and the answers claimed.
+    preference = form.update_preference.data
     with db.session.no_autoflush:
-        # The thank-you promises updates as the referrer just chose.
-        touchpoint.contact.update_preference = form.update_preference.data
+        # The emails say how often the referrer will hear, as they just chose; the
+        # row is written below, with the rest.
+        set_committed_value(touchpoint.contact, "update_preference", preference)
         emails = _queue_emails(touchpoint, rows, token)
         begin_writing()
         if not _answer_touchpoint(touchpoint, now):
@@ -869,6 +883,9 @@ def _save(touchpoint: Touchpoint, form: ReferralForm, answers: Answers, token: s
         if rows:
             ids = db.session.connection().execute(_insert_referrals(), rows).scalars().all()
             _insert_history(rows, ids, now, author=f"{touchpoint.contact.name} (referrer)")
+        db.session.connection().execute(
+            _preference_query(), {"contact_id": touchpoint.contact_id, "preference": preference}
+        )
         from ..touchpoints.planning import plan_after_answer  # the rhythm: plan the next one
 
         plan_after_answer(touchpoint)

@@ -50,6 +50,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session, aliased, contains_eager
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from ..models import Contact, Touchpoint, TouchpointState, User
@@ -148,10 +149,23 @@ def plan_after_answer(touchpoint: Touchpoint, today: date | None = None) -> dict
     if moved_on:
         return None
     row = _row_after(touchpoint, (today or date.today()) + timedelta(days=rhythm))
-    # One INSERT, not the unit of work: the referrer's form waits for it.
-    db.session.execute(sa.insert(Touchpoint), [row])
-    touchpoint.rhythm_pending = False  # the rhythm has acted after it
+    # Plain statements, not the unit of work: the referrer's form waits for them.
+    connection = db.session.connection()
+    connection.execute(Touchpoint.__table__.insert(), [row])
+    connection.execute(_settled_query(), {"touchpoint_id": touchpoint.id})
+    set_committed_value(touchpoint, "rhythm_pending", False)  # the rhythm has acted after it
     return row
+
+
+@functools.cache
+def _settled_query() -> sa.Update:
+    """Clear the mark of ``:touchpoint_id``: the rhythm has acted after it."""
+    touchpoint = Touchpoint.__table__
+    return (
+        touchpoint.update()
+        .where(touchpoint.c.id == sa.bindparam("touchpoint_id"))
+        .values(rhythm_pending=False)
+    )
 
 
 def _waits_for_rhythm():

@@ -18,8 +18,11 @@ def asset_url(filename: str) -> str:
     """
     path = os.path.join(current_app.static_folder, filename)
     # Every page asks for the same few files: the URL is worked out once per version
-    # (and per mount point, the only part of the request it depends on).
-    key = (path, os.path.getmtime(path), request.script_root if has_request_context() else "")
+    # (and per mount point, the only part of the request it depends on). Outside
+    # debug mode the files change only with a deploy, which restarts the processes:
+    # no need to look at the file on every page.
+    changed = os.path.getmtime(path) if current_app.debug else 0.0
+    key = (path, changed, request.script_root if has_request_context() else "")
     url = _asset_urls.get(key)
     if url is None:
         with open(path, "rb") as file:

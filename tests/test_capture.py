@@ -653,6 +653,33 @@ def test_the_empty_rows_rendered_once_are_the_rows_the_template_renders(app, use
         assert blank_row(0, False, "a/b", "Dana") is None
 
 
+def test_unanswered_questions_rendered_once_are_what_the_template_renders(app, user):
+    """The same for the named questions: markers filled in once, and a value that
+    looks like a marker stays text."""
+    from types import SimpleNamespace
+
+    from flask import render_template
+
+    from app.capture.blank_rows import blank_ask
+    from app.capture.forms import NamedAskForm, named_asks
+
+    connections = [
+        SimpleNamespace(id=7, name="David <Jones>", organisation="Acme & Co", how_known=""),
+        SimpleNamespace(id=8, name="zqproqz", organisation="", how_known='She said "soon" <b>'),
+    ]
+    with app.test_request_context("/r/x"):
+        for short in (False, True):
+            for pro in ("Dana", "Zoë <i>&</i>"):
+                blanks = named_asks(None, connections, professional=pro, short=short)
+                for blank, connection in zip(blanks, connections, strict=True):
+                    ask = NamedAskForm(None, connection=connection, professional=pro, short=short)
+                    template = render_template(
+                        "capture/_named_ask.html", ask=ask, pro=pro, short=short
+                    )
+                    assert blank_ask(blank, short, pro) == template
+                    assert "<b>" not in template and "<i>" not in template
+
+
 def test_no_thank_you_email_to_a_referrer_who_unsubscribed(client, url, contact):
     contact.unsubscribed_at = utcnow()
     db.session.commit()

@@ -1,48 +1,58 @@
-"""The empty person rows of the referrer's form, rendered once per process.
+"""The empty parts of the referrer's form, rendered once per process.
 
-Every form page shows one to three empty rows that differ only in their index,
-the link's token (in their htmx URLs) and the professional's first name.
-Rendering them through Jinja on every request was a third of the page's cost.
-So each kind of row (short or not) and index is rendered once, with markers
-where the token and the name go, and a page fills those in: the name escaped,
-the token as ``url_for`` writes it. A row that takes the focus, or has values
-or errors, is rendered by the template as usual.
+Every form page shows one to three empty person rows and, for a contact with
+known connections, a question about each. Empty rows differ only in their
+index, the link's token (in their htmx URLs) and the professional's first
+name; an unanswered question only in its connection (id, name, what the
+professional knows of it), its wording and that name. Rendering them through
+Jinja on every request was most of the page's cost.
+
+So each kind of row or question is rendered once, by its own template, with
+markers where those values go; a page fills them in, escaped, in one pass over
+the text (what it puts in is never searched for markers again). Anything with
+values, errors or the focus is rendered by the template as usual. The tests
+compare both ways of rendering for every kind.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from types import SimpleNamespace
 
 from flask import render_template, request
 from markupsafe import Markup, escape
 
-from .forms import blank_person
+from .forms import BlankAsk, NamedAskForm, blank_person
 
-# Characters that survive HTML escaping and URL quoting unchanged, so the markers
-# come out of url_for and the template exactly as written.
-_TOKEN_MARKER = "referloop-link-token-marker"  # noqa: S105 (a placeholder, not a secret)
-_PRO_MARKER = "referloop-professional-name-marker"
+# Markers: letters only, so HTML escaping and URL quoting leave them as they are,
+# and none is part of another.
+_MARKER = re.compile(r"zq(token|pro|connectionid|connectionname|question|context)qz")
 # What a signed link token is made of (itsdangerous' URL-safe alphabet and dots):
 # url_for writes such a token as it is.
 _URL_SAFE = re.compile(r"[A-Za-z0-9_.-]+")
 
 
+def _marker(name: str) -> str:
+    return f"zq{name}qz"
+
+
+def _fill(html: str, values: dict[str, str]) -> Markup:
+    """The rendered text with each marker replaced by its (already safe) value."""
+    return Markup(_MARKER.sub(lambda match: values[match.group(1)], html))  # noqa: S704
+
+
 @functools.lru_cache(maxsize=64)
-def _rendered(short: bool, index: int, script_root: str) -> str:
-    """One empty row with markers for the token and the name (per mount point too,
-    since its URLs start with it)."""
-    html = render_template(
+def _person(short: bool, index: int, script_root: str) -> str:
+    """One empty row (per mount point too, since its URLs start with it)."""
+    return render_template(
         "capture/_person.html",
         person=blank_person(index, short),
         index=index,
-        token=_TOKEN_MARKER,
-        pro=_PRO_MARKER,
+        token=_marker("token"),
+        pro=_marker("pro"),
         focus=None,
     )
-    if html.count(_TOKEN_MARKER) == 0:
-        raise RuntimeError("the empty row no longer carries the link's URL: check _person.html")
-    return html
 
 
 def blank_row(index: int, short: bool, token: str, pro: str) -> Markup | None:
@@ -50,6 +60,34 @@ def blank_row(index: int, short: bool, token: str, pro: str) -> Markup | None:
     the token is not one url_for writes unchanged (the template then renders it)."""
     if not _URL_SAFE.fullmatch(token):
         return None
-    html = _rendered(bool(short), index, request.script_root)
-    # The template escaped the markers (a no-op); the name is escaped here instead.
-    return Markup(html.replace(_TOKEN_MARKER, token).replace(_PRO_MARKER, str(escape(pro))))  # noqa: S704
+    html = _person(bool(short), index, request.script_root)
+    return _fill(html, {"token": token, "pro": str(escape(pro))})
+
+
+@functools.lru_cache(maxsize=8)
+def _question(short: bool, with_context: bool) -> str:
+    """One unanswered question; ``with_context``: the professional noted how the
+    referrer knows the person (a hint, and the question points to it)."""
+    connection = SimpleNamespace(
+        id=_marker("connectionid"),
+        name=_marker("connectionname"),
+        organisation="",
+        how_known=_marker("context") if with_context else "",
+    )
+    ask = NamedAskForm(None, connection=connection, professional=_marker("pro"), short=short)
+    ask.question = _marker("question")
+    return render_template("capture/_named_ask.html", ask=ask, pro=_marker("pro"), short=short)
+
+
+def blank_ask(ask: BlankAsk, short: bool, pro: str) -> Markup:
+    """The HTML of an unanswered question about ``ask.connection``."""
+    connection = ask.connection
+    html = _question(bool(short), bool(connection.how_known))
+    values = {
+        "connectionid": str(int(connection.id)),
+        "connectionname": str(escape(connection.name)),
+        "context": str(escape(connection.how_known)),
+        "question": str(escape(ask.question)),
+        "pro": str(escape(pro)),
+    }
+    return _fill(html, values)

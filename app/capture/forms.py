@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import re
 import uuid
+from dataclasses import dataclass
 
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
@@ -217,6 +218,8 @@ NAMED_ANSWER_MESSAGE = "Choose yes, not now, or that you don't know them well."
 class NamedAskForm(Form):
     """One named question about a known connection. Leaving it unanswered is fine."""
 
+    is_blank = False  # see BlankAsk
+
     answer = RadioField(
         "Your answer",
         choices=[SelectChoice(status.value, label) for status, label in NAMED_ANSWERS],
@@ -416,14 +419,29 @@ def _not_for_validation(*args, **kwargs):
     raise RuntimeError("a shared blank row is only for showing; read the posted rows instead")
 
 
+@dataclass(frozen=True)
+class BlankAsk:
+    """A named question as the form first shows it, nothing answered: what
+    ``blank_rows.blank_ask`` needs, without building a form."""
+
+    connection: Connection
+    question: str
+    is_blank = True
+
+
 def named_asks(
     formdata: MultiDict | None,
     connections: list[Connection],
     *,
     professional: str,
     short: bool = False,
-) -> list[NamedAskForm]:
+) -> list[NamedAskForm] | list[BlankAsk]:
     """One question per connection, read from ``formdata`` (None: a fresh, unanswered form)."""
+    if formdata is None:
+        return [
+            BlankAsk(c, named_question(professional or "we", c.name, c.organisation))
+            for c in connections
+        ]
     return [
         NamedAskForm(formdata, connection=connection, professional=professional, short=short)
         for connection in connections

@@ -584,7 +584,10 @@ def _form_page(
 ):
     """The link's page: the people introduced so far (if any) and the form for more."""
     context = _page_context(touchpoint, token, updates_form=updates_form)
-    form = ReferralForm(formdata=None, update_preference=touchpoint.contact.update_preference)
+    # Only shown, never validated here: the page's CSRF token comes from csrf_token().
+    form = ReferralForm(
+        formdata=None, meta={"csrf": False}, update_preference=touchpoint.contact.update_preference
+    )
     form.ensure_submission_key()
     pro, short = context["pro"], context["short"]
     # Someone who already answered this link is adding to it: one row is enough then.

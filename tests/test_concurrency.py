@@ -7,10 +7,14 @@ SQLite this is what BEGIN IMMEDIATE and the busy timeout are for.
 from __future__ import annotations
 
 import re
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import sqlalchemy as sa
 
+from app import create_app
+from app.database import begin_writing, read_first
 from app.extensions import db
 from app.models import OutboundEmail, Referral
 from app.tokens import client_link_token
@@ -55,3 +59,41 @@ def test_simultaneous_submissions_all_succeed_and_each_is_saved_once(app):
         # A thank-you to each referrer and a notice to the professional for each answer.
         emails = db.session.scalar(sa.select(sa.func.count()).select_from(OutboundEmail))
         assert emails == 2 * REFERRERS
+
+
+def test_a_post_that_reads_first_takes_sqlites_write_lock_only_to_write(tmp_path):
+    """SQLite has one writer: the referrer's form reads and checks without the lock
+    (read_first), so other writers go on meanwhile, and holds it from begin_writing."""
+    path = tmp_path / "lock.sqlite"
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "TESTING": True}, str(tmp_path)
+    )
+    with app.app_context(), db.engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE note (n INTEGER)")
+    other = sqlite3.connect(path, timeout=0.05, isolation_level=None)
+
+    def other_writes(n: int) -> None:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("INSERT INTO note VALUES (?)", (n,))
+        other.execute("COMMIT")
+
+    with app.test_request_context("/", method="POST"):
+        db.session.execute(sa.text("SELECT count(*) FROM note"))
+        # An ordinary POST holds the lock from its first statement.
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other_writes(1)
+        db.session.rollback()
+
+        read_first()
+        db.session.execute(sa.text("SELECT count(*) FROM note"))
+        other_writes(2)  # not held while this request only reads
+        begin_writing()
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other_writes(3)
+        db.session.execute(sa.text("INSERT INTO note VALUES (4)"))
+        db.session.commit()
+        db.session.remove()
+
+    other_writes(5)
+    assert [n for (n,) in other.execute("SELECT n FROM note ORDER BY n")] == [2, 4, 5]
+    other.close()

@@ -11,7 +11,8 @@ So each kind of row or question is rendered once, by its own template, with
 markers where those values go; a page fills them in, escaped, in one pass over
 the text (what it puts in is never searched for markers again). Anything with
 values, errors or the focus is rendered by the template as usual. The tests
-compare both ways of rendering for every kind.
+compare both ways of rendering for every kind. When templates reload (debug
+mode), nothing is kept, so an edited template shows at once.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import functools
 import re
 from types import SimpleNamespace
 
-from flask import render_template, request
+from flask import current_app, render_template, request
 from markupsafe import Markup, escape
 
 from .forms import BlankAsk, NamedAskForm, blank_person
@@ -37,12 +38,23 @@ def _marker(name: str) -> str:
     return f"zq{name}qz"
 
 
+def _kept(render):
+    """``render``, its results kept for the life of the process unless templates reload."""
+    kept = functools.lru_cache(maxsize=64)(render)
+
+    @functools.wraps(render)
+    def rendered(*args):
+        return render(*args) if current_app.jinja_env.auto_reload else kept(*args)
+
+    return rendered
+
+
 def _fill(html: str, values: dict[str, str]) -> Markup:
     """The rendered text with each marker replaced by its (already safe) value."""
     return Markup(_MARKER.sub(lambda match: values[match.group(1)], html))  # noqa: S704
 
 
-@functools.lru_cache(maxsize=64)
+@_kept
 def _person(short: bool, index: int, script_root: str) -> str:
     """One empty row (per mount point too, since its URLs start with it)."""
     return render_template(
@@ -64,7 +76,7 @@ def blank_row(index: int, short: bool, token: str, pro: str) -> Markup | None:
     return _fill(html, {"token": token, "pro": str(escape(pro))})
 
 
-@functools.lru_cache(maxsize=8)
+@_kept
 def _question(short: bool, with_context: bool) -> str:
     """One unanswered question; ``with_context``: the professional noted how the
     referrer knows the person (a hint, and the question points to it)."""

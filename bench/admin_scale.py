@@ -132,7 +132,7 @@ USER += "first_touchpoint_days rhythm_days attention_days failed_logins created_
 CATEGORY = "user_id name position created_at"
 CONTACT = "id user_id name email phone kind category engagement_start delivered_on "
 CONTACT += "terms_what_counts terms_how_many terms_in_return update_preference "
-CONTACT += "unsubscribed_at rhythm_days notes created_at updated_at"
+CONTACT += "unsubscribed_at rhythm_days notes created_at updated_at search_text"
 TOUCHPOINT = "id user_id contact_id due_on value_offered message ask_count state "
 TOUCHPOINT += "from_delivery auto_send ask_for_vendors link_version link_active sent_at "
 TOUCHPOINT += "first_opened_at answered_at created_at"
@@ -154,6 +154,7 @@ def generate(app, size: Size, seed: int = 5) -> dict:
     from werkzeug.security import generate_password_hash
 
     from app.extensions import db
+    from app.models import searchable_text
 
     rng = random.Random(seed)
     choice, chance, randint = rng.choice, rng.random, rng.randint
@@ -199,13 +200,15 @@ def generate(app, size: Size, seed: int = 5) -> dict:
                 created = contact_created[c]
                 name = person()
                 email = f"{name.lower().replace(' ', '.')}.{c}@example.net"
+                category = choice(CATEGORIES)
                 yield (
-                    c + 1, c % pros + 1, name, email, "", choice(KINDS), choice(CATEGORIES),
+                    c + 1, c % pros + 1, name, email, "", choice(KINDS), category,
                     D((created - timedelta(days=120)).date()),
                     D((created - timedelta(days=30)).date()),
                     "A practice owner who is unhappy with their adviser", choice((None, 1, 2, 3)),
                     choice(("", "a free review of their plan")), choice(PREFERENCES),
                     T(now) if chance() < 0.02 else None, None, "", T(created), T(created),
+                    searchable_text(name, email, category),
                 )  # fmt: skip
 
         counts["contact"] = load.load("contact", CONTACT, contacts())

@@ -321,6 +321,11 @@ def test_renaming_takes_the_contacts_along_by_default(signed_in, user):
     assert categories == {"Dan Law": "Attorney", "Other Person": "Lawyers and notaries"}
     assert db.session.get(WantedCategory, ident).name == "Attorney"
     assert "1 contact moved with it." in get(signed_in, url).get_data(as_text=True)
+    # The contacts search finds them under the new name, not the old one.
+    found = get(signed_in, "/contacts/?q=attorney").get_data(as_text=True)
+    assert "Dan Law" in found and "Other Person" not in found
+    gone = get(signed_in, "/contacts/?q=lawyer").get_data(as_text=True)
+    assert "Dan Law" not in gone and "Other Person" in gone
 
 
 def test_renaming_without_the_contacts_leaves_them(signed_in, user):

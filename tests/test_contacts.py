@@ -259,6 +259,24 @@ def test_search_by_name_email_or_category(signed_in, user, q, found):
         assert "No contacts match" in page
 
 
+def test_search_follows_an_edit_and_ignores_case_beyond_ascii(signed_in, user):
+    contact = make_contact(user, name="Ann Old", category="Dentist")
+    make_contact(user, name="Élodie Brun", email="elodie@example.net")
+    response = post_form(
+        signed_in,
+        f"/contacts/{contact.id}/edit",
+        {**FULL, "name": "Zoë Renamed", "email": "zoe@example.net", "category": "Architect"},
+    )
+    assert response.status_code == 303
+
+    def found(q: str) -> str:
+        return signed_in.get("/contacts/", query_string={"q": q}).get_data(as_text=True)
+
+    assert "Zoë Renamed" in found("ZOË") and "Zoë Renamed" in found("architect")
+    assert "No contacts match" in found("ann old") and "No contacts match" in found("dentist")
+    assert "Élodie Brun" in found("élodie") and "Élodie Brun" in found("ÉLODIE")
+
+
 def test_search_page_and_htmx_fragment(signed_in, user):
     make_contact(user, name="Ann Archer")
     make_contact(user, name="Bob Baker")

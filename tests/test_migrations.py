@@ -76,3 +76,36 @@ def test_migrations_match_the_models(empty_database_url, tmp_path):
             differences = compare_metadata(context, db.metadata)
         db.engine.dispose()
     assert differences == []
+
+
+def test_the_search_text_of_existing_contacts_is_filled_in(empty_database_url, tmp_path):
+    """Migration 0006 lowercases what the search reads for every contact already there."""
+    app = create_app(base_config(empty_database_url), str(tmp_path))
+    with app.app_context():
+        upgrade(revision="0005")
+        db.session.execute(
+            sa.text(
+                "INSERT INTO \"user\" (email, password_hash, display_name, business_name, "
+                "value_proposition, blurb, ask_count, first_touchpoint_days, attention_days, "
+                "failed_logins, created_at) "
+                "VALUES ('pro@example.com', 'x', '', '', '', '', 2, 90, 14, 0, :now)"
+            ),
+            {"now": "2026-12-01 00:00:00"},
+        )
+        db.session.execute(
+            sa.text(
+                "INSERT INTO contact (user_id, name, email, phone, kind, category, "
+                "terms_what_counts, terms_in_return, update_preference, notes, created_at, "
+                "updated_at) VALUES (1, 'Élodie Brun', 'EB@Example.net', '', 'client', "
+                "'Architect', '', '', 'every_step', '', :now, :now)"
+            ),
+            {"now": "2026-12-01 00:00:00"},
+        )
+        db.session.commit()
+        upgrade()
+        text = db.session.scalar(sa.text("SELECT search_text FROM contact"))
+        db.session.rollback()
+        assert text == "élodie brun\neb@example.net\narchitect"
+        downgrade(revision="0005")
+        db.session.remove()
+        db.engine.dispose()

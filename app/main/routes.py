@@ -199,8 +199,8 @@ def quarter_bounds(today: date) -> tuple[date, date]:
 
 
 def _quarter_numbers(user: User, today: date, *counts) -> tuple[Quarter, list[int]]:
-    """The quarter's four figures in one query (four scalar subqueries), with
-    ``counts`` (more scalar subqueries) in the same query."""
+    """The quarter's four figures in one query, with ``counts`` (scalar subqueries)
+    in the same query."""
     start_day, end_day = quarter_bounds(today)
     start = datetime.combine(start_day, datetime.min.time(), UTC)
     end = datetime.combine(end_day, datetime.min.time(), UTC)
@@ -233,16 +233,24 @@ def _quarter_numbers(user: User, today: date, *counts) -> tuple[Quarter, list[in
             )
         ),
     )
-    won = sa.select(sa.func.count()).select_from(Referral).where(*won_where)
-    won_value = sa.select(sa.func.coalesce(sa.func.sum(Referral.value_won), 0)).where(*won_where)
+    # How many were won and their value from one reading of the won referrals (two
+    # scalar subqueries would read them twice: the costliest part of the page).
+    won = (
+        sa.select(
+            sa.func.count().label("won"),
+            sa.func.coalesce(sa.func.sum(Referral.value_won), 0).label("value"),
+        )
+        .where(*won_where)
+        .subquery()
+    )
     row = db.session.execute(
         sa.select(
             received.scalar_subquery(),
             introductions.scalar_subquery(),
-            won.scalar_subquery(),
-            won_value.scalar_subquery(),
+            won.c.won,
+            won.c.value,
             *counts,
-        )
+        ).select_from(won)
     ).one()
     quarter = Quarter(
         first_day=start_day,

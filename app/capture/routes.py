@@ -227,6 +227,7 @@ def person(token):
 @bp.post("/<token>/validate")
 def validate(token):
     """Inline validation: the error (or none) for the one field the referrer just left."""
+    read_first()  # it never writes: no need for SQLite's write lock
     touchpoint = _usable_touchpoint(token)
     target = field_from_trigger(request.headers.get("HX-Trigger-Name"))
     if target is None:

@@ -1,4 +1,4 @@
-"""contacts search reads a stored lowercase text
+"""contacts search reads a stored lowercase text, along an index
 
 Revision ID: 0006
 Revises: 0005
@@ -61,8 +61,10 @@ def upgrade():
             ],
         )
         after = rows[-1].id
+    op.create_index('ix_contact_user_search', 'contact', ['user_id', 'search_text'])
 
 
 def downgrade():
+    op.drop_index('ix_contact_user_search', table_name='contact')
     # SQLite (3.35 and later) drops a column in place too.
     op.drop_column('contact', 'search_text')

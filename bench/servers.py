@@ -79,7 +79,7 @@ def gunicorn(app_spec: str, env: dict) -> Iterator[Server]:
         f"127.0.0.1:{port}",
         "--no-control-socket",
         # No access log, as gunicorn.conf.py has none: even to /dev/null, gunicorn
-        # would format a line per request (a fifth of the hello view's time).
+        # formats a line per request (4% of a worker's time on the form page).
         "--error-logfile",
         str(ROOT / "bench" / ".data" / "gunicorn.log"),
         app_spec,

@@ -170,7 +170,8 @@ def submit(token):
         )
         people = people or [blank_person(0, short)]
         context = _page_context(touchpoint, token, with_people=False)
-        return _rerender(form, people, context | {"asks": asks, "vendors": vendors}, focus="add")
+        context |= {"asks": asks, "vendors": vendors}
+        return _rerender(form, people, context, focus="add")
 
     people = person_forms(request.form, professional=pro, limit=_max_people(), short=short)
     if action == "add" or not people:

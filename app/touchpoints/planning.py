@@ -102,7 +102,8 @@ def _rhythm_has_moved_on(touchpoint):
 
 
 def next_touchpoint(previous: Touchpoint, due_on: date) -> Touchpoint:
-    """A new planned touchpoint after ``previous``; the caller adds and commits it."""
+    """A planned touchpoint after ``previous``, not added to the session: the rhythm
+    inserts its fields as a plain row (``_row_after``)."""
     contact, user = previous.contact, previous.contact.user
     touchpoint = Touchpoint(
         user_id=contact.user_id,

@@ -4,7 +4,8 @@ import hashlib
 import os
 from datetime import date
 
-from flask import current_app, has_request_context, request, url_for
+from flask import current_app, g, has_request_context, request, url_for
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
 _asset_urls: dict[tuple[str, float, str], str] = {}
@@ -71,8 +72,23 @@ def radio_options(field, described=False) -> Markup:
     )
 
 
+def csrf_token() -> str:
+    """The CSRF token for a page's forms and htmx requests.
+
+    A referrer's page carries its link's token (set by the capture blueprint,
+    see capture/__init__.py), which needs no session; every other page carries
+    Flask-WTF's, kept in the session.
+    """
+    return g.get("link_form_token") or generate_csrf()
+
+
 def register(app) -> None:
     app.jinja_env.filters["paragraphs"] = paragraphs
     app.jinja_env.filters["day"] = day
     app.jinja_env.globals["asset_url"] = asset_url
     app.jinja_env.globals["radio_options"] = radio_options
+    # Replaces what Flask-WTF registered (see csrf_token): its global, for macros
+    # imported without context, and its context processor, for pages. This one runs
+    # after Flask-WTF's, so it wins.
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.context_processor(lambda: {"csrf_token": csrf_token})

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import enum
 import functools
+import hashlib
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, Signer, URLSafeTimedSerializer
 from sqlalchemy.orm import joinedload
 
 from .extensions import db
@@ -25,6 +26,7 @@ from .models import Contact, Touchpoint
 
 CLIENT_LINK_SALT = "referloop.client-link.v1"
 UNSUBSCRIBE_SALT = "referloop.unsubscribe.v1"
+LINK_FORM_SALT = "referloop.link-form.v1"
 
 
 class LinkState(enum.Enum):
@@ -40,11 +42,14 @@ class ClientLink:
     touchpoint: Touchpoint | None = None
 
 
-def _serializer(salt: str) -> URLSafeTimedSerializer:
+def _keys() -> list[str]:
     config = current_app.config
     # Flask sets SECRET_KEY_FALLBACKS to None by default, hence the "or".
-    keys = [*(config.get("SECRET_KEY_FALLBACKS") or []), config["SECRET_KEY"]]
-    return URLSafeTimedSerializer(keys, salt=salt)
+    return [*(config.get("SECRET_KEY_FALLBACKS") or []), config["SECRET_KEY"]]
+
+
+def _serializer(salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(_keys(), salt=salt)
 
 
 def client_link_token(touchpoint: Touchpoint) -> str:
@@ -106,6 +111,35 @@ def read_client_link(token: str) -> ClientLink:
     if expired:
         return ClientLink(LinkState.EXPIRED, touchpoint)
     return ClientLink(LinkState.VALID, touchpoint)
+
+
+# The CSRF token of a referrer's pages: a signature of the link's own token, so
+# it is bound to that link and needs no cookie. The link is the credential;
+# this only proves a POST came from a page of the same link, and it works for
+# as long as the link does (see capture/__init__.py, which checks it).
+
+
+def _link_form_signer() -> Signer:
+    return Signer(_keys(), salt=LINK_FORM_SALT, digest_method=hashlib.sha256)
+
+
+def link_form_token(link_token: str) -> str:
+    """The CSRF token every form on the pages of ``link_token`` carries."""
+    return _link_form_signer().get_signature(link_token).decode()
+
+
+def is_signed_client_link(token: str) -> bool:
+    """Whether ``token`` was signed as a client link by us, however old it is."""
+    try:
+        _serializer(CLIENT_LINK_SALT).loads(token)
+    except BadSignature:
+        return False
+    return True
+
+
+def link_form_token_matches(link_token: str, form_token: str) -> bool:
+    """Whether ``form_token`` was made for ``link_token`` (by any current or old key)."""
+    return bool(form_token) and _link_form_signer().verify_signature(link_token, form_token)
 
 
 # Unsubscribe links (RFC 8058 one-click). They never expire: a referrer may use

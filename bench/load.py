@@ -144,20 +144,24 @@ def seed(app, submit_touchpoints: int) -> dict:
         return {"user_id": pro.id, "form_token": form_token, "submit_tokens": tokens}
 
 
-def session_for_form(app, token: str) -> tuple[str, str]:
-    """A real session cookie and the CSRF token the form page gives it."""
-    client = app.test_client()
-    html = client.get(f"/r/{token}").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    if csrf is None:
-        raise RuntimeError("the form page has no CSRF token")
-    return f"session={client.get_cookie('session').value}", csrf.group(1)
+def form_tokens(app, link_tokens: list[str]) -> list[str]:
+    """The CSRF token each link's page carries (bound to the link: no cookie needed),
+    checked against what the first page really shows."""
+    from app.tokens import link_form_token
+
+    with app.app_context():
+        tokens = [link_form_token(token) for token in link_tokens]
+    html = app.test_client().get(f"/r/{link_tokens[0]}").get_data(as_text=True)
+    shown = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    if shown is None or shown.group(1) != tokens[0]:
+        raise RuntimeError("the form page does not carry the CSRF token the benchmark sends")
+    return tokens
 
 
-def submission_body(csrf_token: str) -> str:
-    """Three people, as a referrer's browser sends them (the key is added per request)."""
+def submission_body() -> str:
+    """Three people, as a referrer's browser sends them (the CSRF token and the key
+    are added per request)."""
     fields = {
-        "csrf_token": csrf_token,
         "update_preference": "every_step",
         "action": "submit",
     }
@@ -221,17 +225,15 @@ def measure(kind: str, quick: bool) -> dict:
     url = fresh_database(kind, "load")
     app = make_app(url)
     seeded = seed(app, 4_000 if quick else 15_000)
-    cookie, csrf = session_for_form(app, seeded["form_token"])
+    links = seeded["submit_tokens"]
     paths = DATA / "submit-paths.txt"
-    paths.write_text("".join(f"/r/{token}\n" for token in seeded["submit_tokens"]))
+    pairs = zip(links, form_tokens(app, links), strict=True)
+    paths.write_text("".join(f"/r/{link} {csrf}\n" for link, csrf in pairs))
     body = DATA / "submit-body.txt"
-    body.write_text(submission_body(csrf) + "\n")
-    cookie_file = DATA / "submit-cookie.txt"
-    cookie_file.write_text(cookie + "\n")
+    body.write_text(submission_body() + "\n")
     submit_env = {
         "BENCH_SUBMIT_PATHS": str(paths),
         "BENCH_SUBMIT_BODY": str(body),
-        "BENCH_SUBMIT_COOKIE": str(cookie_file),
         "BENCH_WRK_THREADS": str(WRK_THREADS),
     }
 

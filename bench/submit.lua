@@ -1,6 +1,7 @@
 -- wrk script: each request submits the referral form of a different touchpoint,
--- naming three people, with the CSRF token of one real session and a fresh
--- submission key. Paths and the form body come from files the benchmark writes.
+-- naming three people, with the CSRF token that touchpoint's page carries (it is
+-- bound to the link; no cookie) and a fresh submission key. Each line of the paths
+-- file is "<path> <csrf token>"; it and the form body are written by the benchmark.
 
 local function read_lines(path)
   local lines = {}
@@ -10,9 +11,11 @@ local function read_lines(path)
   return lines
 end
 
-local paths = read_lines(os.getenv("BENCH_SUBMIT_PATHS"))
+local paths, tokens = {}, {}
+for i, line in ipairs(read_lines(os.getenv("BENCH_SUBMIT_PATHS"))) do
+  paths[i], tokens[i] = line:match("^(%S+) (%S+)$")
+end
 local body = read_lines(os.getenv("BENCH_SUBMIT_BODY"))[1]
-local cookie = read_lines(os.getenv("BENCH_SUBMIT_COOKIE"))[1]
 
 local threads = {}
 local next_id = 0
@@ -41,10 +44,7 @@ function request()
   return wrk.format(
     "POST",
     paths[index],
-    {
-      ["Content-Type"] = "application/x-www-form-urlencoded",
-      ["Cookie"] = cookie,
-    },
-    body .. "&submission_key=" .. key
+    {["Content-Type"] = "application/x-www-form-urlencoded"},
+    body .. "&csrf_token=" .. tokens[index] .. "&submission_key=" .. key
   )
 end

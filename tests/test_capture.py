@@ -746,3 +746,28 @@ def test_a_post_without_csrf_token_is_rejected_and_writes_nothing(client, url, t
     assert fresh(Touchpoint, touchpoint.id).answered_at is None
     response = post(client, f"{url}/fresh-link", {})
     assert response.status_code == 400
+
+
+def test_the_link_needs_no_cookie_and_its_token_works_only_on_its_own_link(app, contact, url):
+    """The form's CSRF token is bound to the link: the page sets no cookie, a browser
+    that keeps none can still send it, and a token from another link is refused."""
+    page = get(app.test_client(), url)
+    assert "Set-Cookie" not in page.headers
+    token, key = csrf_from(page), SUBMISSION_KEY.search(html_of(page)).group(1)
+
+    other = make_touchpoint(contact)
+    other.mark_sent()
+    db.session.commit()
+    other_url = link(other)
+    refused = post(app.test_client(), other_url, form_data(token, key, person(0)))
+    assert refused.status_code == 400
+    assert "reload the page" in html_of(refused)
+    assert count_rows(Referral) == 0
+    htmx = {"HX-Request": "true", "HX-Trigger-Name": "people-0-email", "X-CSRFToken": token}
+    for target, status in ((other_url, 400), (url, 200)):
+        checked = post(app.test_client(), f"{target}/validate", person(0), headers=htmx)
+        assert checked.status_code == status
+
+    sent = post(app.test_client(), url, form_data(token, key, person(0)))
+    assert sent.status_code == 303
+    assert count_rows(Referral) == 1

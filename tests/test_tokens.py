@@ -2,7 +2,14 @@
 
 from itsdangerous import URLSafeTimedSerializer
 
-from app.tokens import CLIENT_LINK_SALT, LinkState, client_link_token, read_client_link
+from app.tokens import (
+    CLIENT_LINK_SALT,
+    LinkState,
+    client_link_token,
+    link_form_token,
+    link_form_token_matches,
+    read_client_link,
+)
 from tests.factories import make_contact, make_touchpoint
 
 
@@ -58,3 +65,20 @@ def test_a_link_to_one_professionals_touchpoint_shows_nothing_in_anothers_accoun
     auth.login("other@example.com")
     assert client.get(f"/touchpoints/{touchpoint.id}").status_code == 404
     assert client.get(f"/contacts/{touchpoint.contact_id}").status_code == 404
+
+
+def test_a_form_token_belongs_to_one_link_and_survives_a_key_rotation(app, user):
+    contact = make_contact(user)
+    token, other = (client_link_token(make_touchpoint(contact)) for _ in range(2))
+    form_token = link_form_token(token)
+    assert link_form_token_matches(token, form_token)
+    assert not link_form_token_matches(other, form_token)
+    assert not link_form_token_matches(token, "")
+    assert not link_form_token_matches(token, "not base64 !")
+
+    app.config["SECRET_KEY_FALLBACKS"] = [app.config["SECRET_KEY"]]
+    app.config["SECRET_KEY"] = "a-brand-new-secret-key-after-rotation"
+    assert link_form_token_matches(token, form_token)
+    assert link_form_token(token) != form_token  # new pages carry the new key's token
+    app.config["SECRET_KEY_FALLBACKS"] = []
+    assert not link_form_token_matches(token, form_token)

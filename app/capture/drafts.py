@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
@@ -27,6 +26,7 @@ from ..helpers import is_htmx, mailto
 from ..models import IntroMethod, Referral, Touchpoint
 from ..tokens import LinkState, read_client_link
 from . import bp
+from .forms import LinkForm
 from .wording import (
     INTRO_DRAFT_BUSINESS,
     INTRO_DRAFT_GREETING,
@@ -166,7 +166,7 @@ def _contact_drafts(touchpoint: Touchpoint) -> list[Referral]:
     ).all()
 
 
-class ReferrerDraftForm(FlaskForm):
+class ReferrerDraftForm(LinkForm):
     """The referrer's own version of the introduction."""
 
     subject = StringField(
@@ -212,7 +212,7 @@ def save_draft(token: str, referral_id: int):
         abort(404)
     pro = first_name(touchpoint.user)
 
-    # The CSRF token was checked before the view (CSRFProtect), like every POST.
+    # The link's CSRF token was checked before the view (capture/__init__.py).
     if request.form.get("action") == "reset":
         referral.intro_draft_by_referrer = ""
         db.session.commit()

@@ -350,7 +350,15 @@ class VendorForm(Form):
         }
 
 
-class ReferralForm(FlaskForm):
+class LinkForm(FlaskForm):
+    """A form on a referrer's page. Its CSRF token is the link's, checked before
+    every view of the blueprint (``capture/__init__.py``), so the form has none."""
+
+    class Meta:
+        csrf = False
+
+
+class ReferralForm(LinkForm):
     """The page-level fields: idempotency key and how the referrer wants to hear back."""
 
     submission_key = HiddenField(validators=[Regexp(_SUBMISSION_KEY)])

@@ -25,7 +25,6 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm.attributes import set_committed_value
 from wtforms import RadioField
@@ -55,6 +54,7 @@ from . import bp
 from .drafts import referrer_drafts
 from .emails import queue_fresh_link_request, queue_new_referrals, queue_referrer_thanks
 from .forms import (
+    LinkForm,
     NamedAskForm,
     PersonForm,
     ReferralForm,
@@ -96,7 +96,7 @@ VENDOR_ROWS = 2
 CHOOSE_UPDATES = "Choose how often you'd like to hear: every step, milestones only, or no updates."
 
 
-class UpdatesForm(FlaskForm):
+class UpdatesForm(LinkForm):
     """The one setting a referrer can change from their link: how often they hear back."""
 
     update_preference = RadioField(
@@ -586,10 +586,7 @@ def _form_page(
 ):
     """The link's page: the people introduced so far (if any) and the form for more."""
     context = _page_context(touchpoint, token, updates_form=updates_form)
-    # Only shown, never validated here: the page's CSRF token comes from csrf_token().
-    form = ReferralForm(
-        formdata=None, meta={"csrf": False}, update_preference=touchpoint.contact.update_preference
-    )
+    form = ReferralForm(formdata=None, update_preference=touchpoint.contact.update_preference)
     form.ensure_submission_key()
     pro, short = context["pro"], context["short"]
     # Someone who already answered this link is adding to it: one row is enough then.

@@ -168,7 +168,29 @@ def _enum(cls: type[enum.StrEnum], length: int = 24) -> sa.Enum:
     )
 
 
-class User(UserMixin, db.Model):
+# What a row says beyond its columns, shared by a model and the read-only record of
+# the same row that the referrer's pages load (records.py), so both read alike.
+
+
+class NamedProfessional:
+    display_name: str
+    email: str
+
+    @property
+    def name(self) -> str:
+        """How the professional is named to clients."""
+        return self.display_name or self.email.split("@", 1)[0]
+
+
+class NamedContact:
+    name: str
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name.strip() else self.name
+
+
+class User(NamedProfessional, UserMixin, db.Model):
     """A professional: owns contacts, touchpoints, referrals and emails."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -229,10 +251,6 @@ class User(UserMixin, db.Model):
         self.failed_logins = 0
         self.locked_until = None
 
-    @property
-    def name(self) -> str:
-        """How the professional is named to clients."""
-        return self.display_name or self.email.split("@", 1)[0]
 
 
 def searchable_text(name: str | None, email: str | None, category: str | None) -> str:
@@ -248,7 +266,7 @@ def _searchable_on_insert(context) -> str:
     return searchable_text(row.get("name"), row.get("email"), row.get("category"))
 
 
-class Contact(db.Model):
+class Contact(NamedContact, db.Model):
     """A referral source: a client, vendor, colleague ... of one professional."""
 
     __table_args__ = (
@@ -301,10 +319,6 @@ class Contact(db.Model):
         viewonly=True,
         uselist=False,
     )
-
-    @property
-    def first_name(self) -> str:
-        return self.name.split()[0] if self.name.strip() else self.name
 
     @property
     def rhythm(self) -> int | None:

@@ -49,7 +49,13 @@ from ..models import (
     UpdateState,
     utcnow,
 )
-from ..tokens import ClientLink, LinkState, read_client_link, unsubscribe_token
+from ..tokens import (
+    ClientLink,
+    LinkState,
+    read_client_link,
+    show_client_link,
+    unsubscribe_token,
+)
 from . import bp
 from .drafts import referrer_drafts
 from .emails import queue_fresh_link_request, queue_new_referrals, queue_referrer_thanks
@@ -125,7 +131,7 @@ class Introduced:
 @bp.get("/<token>")
 def form(token):
     """The link itself: the form, or why the link no longer works."""
-    link = _read_link(token)
+    link = _show_link(token)
     if link.state is not LinkState.VALID:
         return _link_problem(link, token)
     touchpoint = link.touchpoint
@@ -250,7 +256,7 @@ def validate(token):
 @bp.get("/<token>/thanks")
 def thanks(token):
     """After sending: the people named in that submission, and what happens next."""
-    link = _read_link(token)
+    link = _show_link(token)
     if link.state is not LinkState.VALID:
         return _link_problem(link, token)
     touchpoint = link.touchpoint
@@ -323,7 +329,7 @@ def request_fresh_link(token):
 @bp.get("/<token>/fresh-link")
 def fresh_link_requested(token):
     """The confirmation after asking for a fresh link."""
-    link = _read_link(token)
+    link = _show_link(token)
     if link.state not in (LinkState.EXPIRED, LinkState.VALID):
         return _link_problem(link, token)
     return render_template(
@@ -382,16 +388,26 @@ def _is_short(touchpoint: Touchpoint) -> bool:
 
 
 def _read_link(token: str) -> ClientLink:
-    """The link's state; a forged or unknown link is a plain 404."""
-    link = read_client_link(token)
+    """The link's state, with ORM objects for a view that writes; a forged or
+    unknown link is a plain 404."""
+    return _known(read_client_link(token))
+
+
+def _show_link(token: str) -> ClientLink:
+    """The same with read-only records (records.py), for a view that only shows."""
+    return _known(show_client_link(token))
+
+
+def _known(link: ClientLink) -> ClientLink:
     if link.state is LinkState.INVALID:
         abort(404)
     return link
 
 
 def _usable_touchpoint(token: str) -> Touchpoint | None:
-    """For the form's htmx helpers: the touchpoint, None when the link stopped working."""
-    link = _read_link(token)
+    """For the form's htmx helpers, which only read: the touchpoint's record, None
+    when the link stopped working."""
+    link = _show_link(token)
     return link.touchpoint if link.state is LinkState.VALID else None
 
 

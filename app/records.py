@@ -1,0 +1,86 @@
+"""Read-only records of a client link's rows, for the referrer's pages that only show.
+
+Every referrer's request reads its link's touchpoint with the professional, the
+contact and the professional's wording for that kind of contact. As ORM objects
+(``tokens.read_client_link``) that costs about four times the query itself; the
+pages that never write take these instead: frozen dataclasses filled from the
+same one joined query, run as a Core statement (``link_records``).
+
+A record has every column of its model's table under the model's attribute
+names, the model's relationships that the pages follow (``touchpoint.user``,
+``touchpoint.contact``, ``contact.own_wording``), and the properties they read
+(``models.NamedProfessional``, ``models.NamedContact``), so code that only reads
+takes a model or a record alike. Anything that writes uses the models.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import sqlalchemy as sa
+
+from .extensions import db
+from .models import Contact, KindWording, NamedContact, NamedProfessional, Touchpoint, User
+
+
+def _columns(model) -> list[tuple[str, sa.Column]]:
+    """(attribute name, column) for every column the model maps, in table order."""
+    mapper = sa.inspect(model)
+    return [(attr.key, attr.columns[0]) for attr in mapper.column_attrs]
+
+
+def _record_class(model, *bases: type, related: tuple[str, ...] = ()) -> type:
+    fields = [name for name, _ in _columns(model)] + list(related)
+    record = dataclasses.make_dataclass(
+        f"{model.__name__}Record", fields, bases=bases, frozen=True, slots=True
+    )
+    record.__doc__ = f"A read-only {model.__name__} row (records.py)."
+    return record
+
+
+UserRecord = _record_class(User, NamedProfessional)
+WordingRecord = _record_class(KindWording)
+ContactRecord = _record_class(Contact, NamedContact, related=("user", "own_wording"))
+TouchpointRecord = _record_class(Touchpoint, related=("user", "contact"))
+
+_PARTS = (Touchpoint, User, Contact, KindWording)
+
+
+@functools.cache
+def _link_query() -> tuple[sa.Select, tuple[slice, ...]]:
+    """The touchpoint ``:id`` with its professional, contact and wording, in one row,
+    and where each one's columns lie in it. Built once per process."""
+    touchpoint, user, contact, wording = (model.__table__ for model in _PARTS)
+    columns, slices = [], []
+    for model in _PARTS:
+        part = [column for _, column in _columns(model)]
+        slices.append(slice(len(columns), len(columns) + len(part)))
+        columns += part
+    query = (
+        sa.select(*columns)
+        .select_from(
+            touchpoint.join(user, touchpoint.c.user_id == user.c.id)
+            .join(contact, touchpoint.c.contact_id == contact.c.id)
+            .outerjoin(
+                wording,
+                sa.and_(wording.c.user_id == contact.c.user_id, wording.c.kind == contact.c.kind),
+            )
+        )
+        .where(touchpoint.c.id == sa.bindparam("id"))
+    )
+    return query, tuple(slices)
+
+
+def link_records(touchpoint_id: int) -> Any | None:
+    """The ``TouchpointRecord`` of ``touchpoint_id`` (with its user, contact and the
+    contact's wording), or None when there is no such touchpoint."""
+    query, (touchpoint, user, contact, wording) = _link_query()
+    row = db.session.connection().execute(query, {"id": touchpoint_id}).first()
+    if row is None:
+        return None
+    professional = UserRecord(*row[user])
+    own = WordingRecord(*row[wording]) if row[wording][0] is not None else None
+    source = ContactRecord(*row[contact], user=professional, own_wording=own)
+    return TouchpointRecord(*row[touchpoint], user=professional, contact=source)

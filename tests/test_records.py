@@ -1,0 +1,59 @@
+"""The read-only records of a link's rows say what the models say."""
+
+import dataclasses
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import Contact, ContactKind, KindWording, Touchpoint, User
+from app.records import link_records
+from tests.factories import make_contact, make_touchpoint
+
+
+def columns_of(instance) -> dict:
+    return {
+        attr.key: getattr(instance, attr.key) for attr in sa.inspect(type(instance)).column_attrs
+    }
+
+
+def columns_of_record(record, model) -> dict:
+    return {attr.key: getattr(record, attr.key) for attr in sa.inspect(model).column_attrs}
+
+
+@pytest.mark.parametrize("worded", [True, False])
+def test_a_link_record_holds_every_column_and_name_the_models_do(user, worded):
+    contact = make_contact(user, name="  Ana María Soto ", kind=ContactKind.VENDOR)
+    touchpoint = make_touchpoint(contact, ask_for_vendors=True)
+    touchpoint.mark_sent()
+    if worded:
+        db.session.add(
+            KindWording(user_id=user.id, kind=ContactKind.VENDOR, ask_framing="Vendors: <b>")
+        )
+    # Another kind's wording must not be joined in.
+    db.session.add(KindWording(user_id=user.id, kind=ContactKind.CLIENT, blurb="clients"))
+    db.session.commit()
+    db.session.expire_all()
+
+    record = link_records(touchpoint.id)
+    model = db.session.get(Touchpoint, touchpoint.id)
+    assert columns_of_record(record, Touchpoint) == columns_of(model)
+    assert columns_of_record(record.user, User) == columns_of(model.user)
+    assert columns_of_record(record.contact, Contact) == columns_of(model.contact)
+    assert record.contact.user is record.user
+    assert (record.user.name, record.contact.first_name) == (model.user.name, "Ana")
+    if worded:
+        own = model.contact.own_wording
+        assert columns_of_record(record.contact.own_wording, KindWording) == columns_of(own)
+    else:
+        assert model.contact.own_wording is None
+        assert record.contact.own_wording is None
+
+
+def test_a_link_record_is_read_only_and_none_for_no_touchpoint(user):
+    touchpoint = make_touchpoint(make_contact(user))
+    db.session.commit()
+    record = link_records(touchpoint.id)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.link_active = False
+    assert link_records(touchpoint.id + 1000) is None

@@ -4,6 +4,7 @@ import os
 import secrets
 
 from flask import Flask
+from flask_login import current_user
 
 from . import config as default_config
 from .extensions import compress, csrf, db, login_manager, migrate
@@ -77,7 +78,11 @@ def register_extensions(app: Flask) -> None:
         app, db, render_as_batch=True, compare_type=True, render_item=render_migration_item
     )
     csrf.init_app(app)
-    login_manager.init_app(app)
+    # Templates get current_user as Flask-Login's proxy (a Jinja global), which loads
+    # the user when a template reads it, not through its context processor, which
+    # loads it for every page rendered, the referrer's pages included.
+    login_manager.init_app(app, add_context_processor=False)
+    app.jinja_env.globals["current_user"] = current_user
     compress.init_app(app)
 
     with app.app_context():

@@ -105,6 +105,29 @@ def queue_email(
     return email
 
 
+def write_queued(emails: list[OutboundEmail]) -> None:
+    """Write emails ``queue_email`` added to the session now, as one INSERT, instead of
+    at the next flush.
+
+    For a view that writes everything else as plain statements (the referrer's
+    form): the unit of work costs several times the statement. The objects leave
+    the session; their fields, and the defaults of those not set, go in as they
+    would have.
+    """
+    if not emails:
+        return
+    rows = []
+    for email in emails:
+        db.session.expunge(email)
+        fields = vars(email)
+        rows.append({column: fields[key] for key, column in _COLUMNS.items() if key in fields})
+    db.session.connection().execute(OutboundEmail.__table__.insert(), rows)
+
+
+# Attribute name -> column name, for every column OutboundEmail maps.
+_COLUMNS = {attr.key: attr.columns[0].key for attr in sa.inspect(OutboundEmail).column_attrs}
+
+
 class InvalidAddress(ValueError):
     """An address that cannot go into a header or an SMTP envelope as it is."""
 

@@ -14,10 +14,11 @@ from datetime import timedelta
 from email import message_from_bytes, policy
 
 import pytest
+import sqlalchemy as sa
 from jinja2 import ChoiceLoader, DictLoader
 
 from app.extensions import db
-from app.mail import InvalidAddress, build_message, deliver_outbox, queue_email
+from app.mail import InvalidAddress, build_message, deliver_outbox, queue_email, write_queued
 from app.models import EmailState, OutboundEmail, utcnow
 from tests.conftest import count_rows, free_port
 
@@ -53,6 +54,36 @@ def queue(n: int = 1, **fields) -> list[OutboundEmail]:
         emails.append(queue_email("note", **values))
     db.session.commit()
     return emails
+
+
+def test_emails_written_at_once_are_the_rows_the_unit_of_work_writes(ctx, smtp_server):
+    """write_queued (one INSERT) and a flush give the same rows, defaults included,
+    and both are delivered."""
+    later = utcnow() + timedelta(hours=1)
+    fields = {"to_name": "Ann Lee", "subject": "Two savings", "name": "Ann", "body": "Hi"}
+    flushed = queue_email("note", to_email="ann@example.com", **fields)
+    written = [
+        queue_email("note", to_email="bo@example.com", **fields),
+        queue_email("note", to_email="cy@example.com", send_after=later, **fields),
+    ]
+    write_queued(written)
+    db.session.commit()
+
+    rows = db.session.scalars(sa.select(OutboundEmail).order_by(OutboundEmail.to_email)).all()
+    assert [row.to_email for row in rows] == ["ann@example.com", "bo@example.com", "cy@example.com"]
+    assert rows[2].next_attempt_at == later
+    ignore = {"id", "to_email", "message_id", "created_at", "next_attempt_at"}
+    columns = [c.key for c in OutboundEmail.__table__.columns if c.key not in ignore]
+    assert all(getattr(row, c) is not None for row in rows for c in ("created_at", "state"))
+    for row in rows[1:]:
+        assert {c: getattr(row, c) for c in columns} == {c: getattr(rows[0], c) for c in columns}
+    assert flushed.message_id not in {row.message_id for row in rows[1:]}
+
+    assert deliver_outbox().sent == 2  # the one held back waits
+    assert sorted(smtp_server.handler.envelopes[i].rcpt_tos[0] for i in range(2)) == [
+        "ann@example.com",
+        "bo@example.com",
+    ]
 
 
 def record_connections(handler) -> list:

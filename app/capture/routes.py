@@ -34,6 +34,7 @@ from ..connections.queries import connections_to_ask
 from ..database import begin_writing, read_first
 from ..extensions import db
 from ..helpers import external_url, is_htmx, mailto, render_page_or_fragment
+from ..mail import write_queued
 from ..models import (
     Connection,
     ConnectionStatus,
@@ -907,6 +908,7 @@ def _save(touchpoint: Touchpoint, form: ReferralForm, answers: Answers, token: s
         from ..touchpoints.planning import plan_after_answer  # the rhythm: plan the next one
 
         plan_after_answer(touchpoint)
+        write_queued(emails)
     db.session.commit()
     return True
 

@@ -4,7 +4,8 @@ Every referrer's request reads its link's touchpoint with the professional, the
 contact and the professional's wording for that kind of contact. As ORM objects
 (``tokens.read_client_link``) that costs about four times the query itself; the
 pages that never write take these instead: frozen dataclasses filled from the
-same one joined query, run as a Core statement (``link_records``).
+same one joined query, run as a Core statement (``link_records``), on a
+connection for reading (``database.reading_connection``).
 
 A record has every column of its model's table under the model's attribute
 names, the model's relationships that the pages follow (``touchpoint.user``,
@@ -21,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .extensions import db
+from .database import reading_connection
 from .models import Contact, KindWording, NamedContact, NamedProfessional, Touchpoint, User
 
 
@@ -77,7 +78,7 @@ def link_records(touchpoint_id: int) -> Any | None:
     """The ``TouchpointRecord`` of ``touchpoint_id`` (with its user, contact and the
     contact's wording), or None when there is no such touchpoint."""
     query, (touchpoint, user, contact, wording) = _link_query()
-    row = db.session.connection().execute(query, {"id": touchpoint_id}).first()
+    row = reading_connection().execute(query, {"id": touchpoint_id}).first()
     if row is None:
         return None
     professional = UserRecord(*row[user])

@@ -57,3 +57,24 @@ def test_a_link_record_is_read_only_and_none_for_no_touchpoint(user):
     with pytest.raises(dataclasses.FrozenInstanceError):
         record.link_active = False
     assert link_records(touchpoint.id + 1000) is None
+
+
+def test_a_link_is_read_without_a_transaction_on_postgresql_and_inside_one_on_sqlite(app, user):
+    """PostgreSQL: autocommit, so no BEGIN and ROLLBACK round trips, and the pooled
+    connection goes back to transactions afterwards. SQLite: its deferred BEGIN."""
+    touchpoint_id = make_touchpoint(make_contact(user)).id
+    db.session.commit()
+    db.session.remove()
+    with app.test_request_context("/r/x"):
+        assert link_records(touchpoint_id).id == touchpoint_id
+        driver = db.session.connection().connection.driver_connection
+        postgresql = db.session.get_bind().dialect.name == "postgresql"
+        if postgresql:
+            assert driver.autocommit is True
+        else:
+            assert driver.in_transaction
+        db.session.remove()
+        driver = db.session.connection().connection.driver_connection
+        if postgresql:
+            assert driver.autocommit is False
+        db.session.remove()

@@ -116,6 +116,9 @@ def write_queued(emails: list[OutboundEmail]) -> None:
     """
     if not emails:
         return
+    if not all(sa.inspect(email).pending for email in emails):
+        # A flushed email is written already: inserting it again would send it twice.
+        raise ValueError("write_queued takes emails queued and not yet flushed")
     rows = []
     for email in emails:
         db.session.expunge(email)

@@ -252,7 +252,6 @@ class User(NamedProfessional, UserMixin, db.Model):
         self.locked_until = None
 
 
-
 def searchable_text(name: str | None, email: str | None, category: str | None) -> str:
     """What the contacts search looks in: the name, email and category, lowercased
     the Unicode way ("Élodie" is found as "élodie"), one per line so that a match

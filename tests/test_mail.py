@@ -80,6 +80,11 @@ def test_emails_written_at_once_are_the_rows_the_unit_of_work_writes(ctx, smtp_s
     assert flushed.message_id not in {row.message_id for row in rows[1:]}
 
     assert deliver_outbox().sent == 2  # the one held back waits
+
+    flushed = queue_email("note", to_email="dee@example.com", **fields)
+    db.session.flush()
+    with pytest.raises(ValueError, match="not yet flushed"):
+        write_queued([flushed])  # it would be written twice
     assert sorted(smtp_server.handler.envelopes[i].rcpt_tos[0] for i in range(2)) == [
         "ann@example.com",
         "bo@example.com",

@@ -50,6 +50,7 @@ from ..models import (
     UpdateState,
     utcnow,
 )
+from ..records import TouchpointRecord
 from ..tokens import (
     ClientLink,
     LinkState,
@@ -405,7 +406,7 @@ def _known(link: ClientLink) -> ClientLink:
     return link
 
 
-def _usable_touchpoint(token: str) -> Touchpoint | None:
+def _usable_touchpoint(token: str) -> TouchpointRecord | None:
     """For the form's htmx helpers, which only read: the touchpoint's record, None
     when the link stopped working."""
     link = _show_link(token)

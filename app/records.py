@@ -9,7 +9,7 @@ connection for reading (``database.reading_connection``).
 
 A record has every column of its model's table under the model's attribute
 names, the model's relationships that the pages follow (``touchpoint.user``,
-``touchpoint.contact``, ``contact.own_wording``), and the properties they read
+``touchpoint.contact``, ``contact.user``, ``contact.own_wording``), and the properties they read
 (``models.NamedProfessional``, ``models.NamedContact``), so code that only reads
 takes a model or a record alike. Anything that writes uses the models.
 """
@@ -59,18 +59,14 @@ def _link_query() -> tuple[sa.Select, tuple[slice, ...]]:
         part = [column for _, column in _columns(model)]
         slices.append(slice(len(columns), len(columns) + len(part)))
         columns += part
-    query = (
-        sa.select(*columns)
-        .select_from(
-            touchpoint.join(user, touchpoint.c.user_id == user.c.id)
-            .join(contact, touchpoint.c.contact_id == contact.c.id)
-            .outerjoin(
-                wording,
-                sa.and_(wording.c.user_id == contact.c.user_id, wording.c.kind == contact.c.kind),
-            )
-        )
-        .where(touchpoint.c.id == sa.bindparam("id"))
+    # The joins are the models' relationships, so the record follows what the ORM
+    # objects would (the wording: the professional's own, for the contact's kind).
+    joined = (
+        touchpoint.join(user, Touchpoint.user.property.primaryjoin)
+        .join(contact, Touchpoint.contact.property.primaryjoin)
+        .outerjoin(wording, Contact.own_wording.property.primaryjoin)
     )
+    query = sa.select(*columns).select_from(joined).where(touchpoint.c.id == sa.bindparam("id"))
     return query, tuple(slices)
 
 

@@ -8,7 +8,7 @@ dropped its cookies. Every POST is checked here, before its view, in place of
 Flask-WTF's session-based check, which this blueprint is exempt from.
 """
 
-from flask import Blueprint, abort, g, request
+from flask import Blueprint, abort, current_app, g, request
 from flask_wtf.csrf import CSRFError
 
 from ..extensions import csrf
@@ -17,15 +17,14 @@ from ..tokens import is_signed_client_link, link_form_token, link_form_token_mat
 bp = Blueprint("capture", __name__)
 csrf.exempt(bp)
 
-UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
 
 @bp.before_request
 def _link_form_token():
     """Check a POST's token against its link; give the page's forms the link's token
     (``csrf_token()`` in templates, see templating.csrf_token)."""
     link_token = (request.view_args or {}).get("token", "")
-    if request.method in UNSAFE_METHODS:
+    # The methods Flask-WTF checks everywhere else.
+    if request.method in current_app.config["WTF_CSRF_METHODS"]:
         sent = request.form.get("csrf_token") or request.headers.get("X-CSRFToken", "")
         if not link_form_token_matches(link_token, sent):
             if not is_signed_client_link(link_token):

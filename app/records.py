@@ -12,6 +12,11 @@ names, the model's relationships that the pages follow (``touchpoint.user``,
 ``touchpoint.contact``, ``contact.user``, ``contact.own_wording``), and the properties they read
 (``models.NamedProfessional``, ``models.NamedContact``), so code that only reads
 takes a model or a record alike. Anything that writes uses the models.
+
+A contact's record also says whether the contact introduced anyone
+(``introduced_anyone``), which the same query finds along an index: most
+referrers never did, and their pages then skip the query for those people
+(``capture.routes.introduced_by``). The models have no such attribute.
 """
 
 from __future__ import annotations
@@ -23,7 +28,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from .database import reading_connection
-from .models import Contact, KindWording, NamedContact, NamedProfessional, Touchpoint, User
+from .models import (
+    Contact,
+    KindWording,
+    NamedContact,
+    NamedProfessional,
+    Referral,
+    Touchpoint,
+    User,
+)
 
 
 def _columns(model) -> list[tuple[str, sa.Column]]:
@@ -43,7 +56,9 @@ def _record_class(model, *bases: type, related: tuple[str, ...] = ()) -> type:
 
 UserRecord = _record_class(User, NamedProfessional)
 WordingRecord = _record_class(KindWording)
-ContactRecord = _record_class(Contact, NamedContact, related=("user", "own_wording"))
+ContactRecord = _record_class(
+    Contact, NamedContact, related=("user", "own_wording", "introduced_anyone")
+)
 TouchpointRecord = _record_class(Touchpoint, related=("user", "contact"))
 
 _PARTS = (Touchpoint, User, Contact, KindWording)
@@ -52,7 +67,8 @@ _PARTS = (Touchpoint, User, Contact, KindWording)
 @functools.cache
 def _link_query() -> tuple[sa.Select, tuple[slice, ...]]:
     """The touchpoint ``:id`` with its professional, contact and wording, in one row,
-    and where each one's columns lie in it. Built once per process."""
+    and where each one's columns lie in it (whether the contact introduced anyone
+    comes last). Built once per process."""
     touchpoint, user, contact, wording = (model.__table__ for model in _PARTS)
     columns, slices = [], []
     for model in _PARTS:
@@ -66,7 +82,15 @@ def _link_query() -> tuple[sa.Select, tuple[slice, ...]]:
         .join(contact, Touchpoint.contact.property.primaryjoin)
         .outerjoin(wording, Contact.own_wording.property.primaryjoin)
     )
-    query = sa.select(*columns).select_from(joined).where(touchpoint.c.id == sa.bindparam("id"))
+    referral = Referral.__table__
+    introduced = sa.exists().where(
+        referral.c.contact_id == contact.c.id, referral.c.user_id == contact.c.user_id
+    )
+    query = (
+        sa.select(*columns, introduced)
+        .select_from(joined)
+        .where(touchpoint.c.id == sa.bindparam("id"))
+    )
     return query, tuple(slices)
 
 
@@ -79,5 +103,7 @@ def link_records(touchpoint_id: int) -> Any | None:
         return None
     professional = UserRecord(*row[user])
     own = WordingRecord(*row[wording]) if row[wording][0] is not None else None
-    source = ContactRecord(*row[contact], user=professional, own_wording=own)
+    source = ContactRecord(
+        *row[contact], user=professional, own_wording=own, introduced_anyone=bool(row[-1])
+    )
     return TouchpointRecord(*row[touchpoint], user=professional, contact=source)

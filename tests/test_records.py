@@ -59,9 +59,9 @@ def test_a_link_record_is_read_only_and_none_for_no_touchpoint(user):
     assert link_records(touchpoint.id + 1000) is None
 
 
-def test_a_link_is_read_without_a_transaction_on_postgresql_and_inside_one_on_sqlite(app, user):
-    """PostgreSQL: autocommit, so no BEGIN and ROLLBACK round trips, and the pooled
-    connection goes back to transactions afterwards. SQLite: its deferred BEGIN."""
+def test_a_link_is_read_without_a_transaction_and_the_pooled_connection_keeps_them(app, user):
+    """No BEGIN and ROLLBACK around a link's reads: PostgreSQL in autocommit, SQLite
+    with no BEGIN. The pooled connection goes back to transactions afterwards."""
     touchpoint_id = make_touchpoint(make_contact(user)).id
     db.session.commit()
     db.session.remove()
@@ -72,9 +72,12 @@ def test_a_link_is_read_without_a_transaction_on_postgresql_and_inside_one_on_sq
         if postgresql:
             assert driver.autocommit is True
         else:
-            assert driver.in_transaction
+            assert not driver.in_transaction
         db.session.remove()
         driver = db.session.connection().connection.driver_connection
         if postgresql:
             assert driver.autocommit is False
+        else:
+            assert driver.in_transaction
         db.session.remove()
+

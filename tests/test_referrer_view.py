@@ -468,3 +468,17 @@ def test_the_number_of_queries_does_not_grow_with_the_people(
     many = queries_for(client, url)
     assert many == few
     assert len(people_on(html_of(get(client, url)))) == 13
+
+
+def test_until_someone_is_introduced_the_page_does_not_look_for_them(
+    client, contact, touchpoint, url
+):
+    """The link's own query says whether the contact introduced anyone: a first-time
+    referrer's page reads no referral row, and the first person makes the list appear."""
+    get(client, url)  # the first opening writes once; count the pages after it
+    with counted_queries() as statements:
+        assert get(client, url).status_code == 200
+    assert statements  # the link's own
+    assert not [sql for sql in statements if sql.lstrip().startswith("SELECT referral.")]
+    introduce(contact, touchpoint, name="Person First")
+    assert people_on(html_of(get(client, url))) == ["Person First"]

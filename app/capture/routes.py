@@ -50,7 +50,7 @@ from ..models import (
     UpdateState,
     utcnow,
 )
-from ..records import TouchpointRecord
+from ..records import ContactRecord, TouchpointRecord
 from ..tokens import (
     ClientLink,
     LinkState,
@@ -488,7 +488,7 @@ def _with_people(context: dict) -> dict:
     if "introduced" in context:
         return context
     touchpoint = context["touchpoint"]
-    introduced, more = introduced_by(touchpoint.contact_id, touchpoint.user_id, context["pro"])
+    introduced, more = introduced_by(touchpoint.contact, context["pro"])
     answered = bool(introduced) and (
         touchpoint.answered_at is not None
         or any(person.touchpoint_id == touchpoint.id for person in introduced)
@@ -548,15 +548,19 @@ def _told_query() -> sa.Select:
     )
 
 
-def introduced_by(contact_id: int, user_id: int, pro: str) -> tuple[list[Introduced], bool]:
+def introduced_by(contact: Contact | ContactRecord, pro: str) -> tuple[list[Introduced], bool]:
     """The people a contact introduced, newest first, as the referrer may see them.
 
     Two queries whatever the number of people: the people, then only the events
     the referrer was told about (update_state QUEUED). A step the professional
     did not tell stays invisible: the status shown is the latest one told, or
     "with <pro>" when none was. Private notes are never read. The second value
-    says whether there are more people than the list shows.
+    says whether there are more people than the list shows. A contact's record
+    (records.py) already knows whether there is anyone: no query when there isn't.
     """
+    if getattr(contact, "introduced_anyone", True) is False:
+        return [], False
+    contact_id, user_id = contact.id, contact.user_id
     connection = db.session.connection()
     rows = connection.execute(
         _introduced_query(), {"contact_id": contact_id, "user_id": user_id}

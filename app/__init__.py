@@ -14,6 +14,9 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     """Build the application: settings, extensions, blueprints, CLI, error pages."""
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     load_config(app, test_config)
+    from .sessions import SessionInterface
+
+    app.session_interface = SessionInterface()
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

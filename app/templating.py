@@ -8,27 +8,26 @@ from flask import current_app, g, has_request_context, request, url_for
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
-_asset_urls: dict[tuple[str, float, str], str] = {}
-
-
 def asset_url(filename: str) -> str:
     """A static file's URL with a hash of its content, so it can be cached for good.
 
     The hash changes whenever the file does, so browsers fetch a new version after
     a deploy; security.py marks only such versioned URLs as immutable.
     """
-    path = os.path.join(current_app.static_folder, filename)
-    # Every page asks for the same few files: the URL is worked out once per version
-    # (and per mount point, the only part of the request it depends on). Outside
-    # debug mode the files change only with a deploy, which restarts the processes:
-    # no need to look at the file on every page.
-    changed = os.path.getmtime(path) if current_app.debug else 0.0
-    key = (path, changed, request.script_root if has_request_context() else "")
-    url = _asset_urls.get(key)
+    app = current_app._get_current_object()
+    # Every page asks for the same few files: the URL is worked out once per file
+    # and mount point (the only part of the request it depends on), and kept on
+    # the app. Outside debug mode the files change only with a deploy, which
+    # restarts the processes; in debug mode the file's time is part of the key.
+    path = os.path.join(app.static_folder, filename) if app.debug else None
+    changed = os.path.getmtime(path) if path else 0.0
+    key = (filename, changed, request.script_root if has_request_context() else "")
+    urls = app.extensions.setdefault("referloop_asset_urls", {})
+    url = urls.get(key)
     if url is None:
-        with open(path, "rb") as file:
+        with open(path or os.path.join(app.static_folder, filename), "rb") as file:
             version = hashlib.sha256(file.read()).hexdigest()[:12]
-        url = _asset_urls[key] = url_for("static", filename=filename, v=version)
+        url = urls[key] = url_for("static", filename=filename, v=version)
     return url
 
 

@@ -44,14 +44,23 @@ class ClientLink:
     touchpoint: Touchpoint | None = None
 
 
-def _keys() -> list[str]:
+def _keys() -> tuple[str, ...]:
     config = current_app.config
     # Flask sets SECRET_KEY_FALLBACKS to None by default, hence the "or".
-    return [*(config.get("SECRET_KEY_FALLBACKS") or []), config["SECRET_KEY"]]
+    return (*(config.get("SECRET_KEY_FALLBACKS") or []), config["SECRET_KEY"])
+
+
+# Serializers and signers are made once per set of keys and purpose: every
+# referrer's request reads a link and signs its form token.
+
+
+@functools.lru_cache(maxsize=32)
+def _serializer_for(keys: tuple[str, ...], salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(list(keys), salt=salt)
 
 
 def _serializer(salt: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(_keys(), salt=salt)
+    return _serializer_for(_keys(), salt)
 
 
 def client_link_token(touchpoint: Touchpoint) -> str:
@@ -135,8 +144,13 @@ def _client_link(token: str, load) -> ClientLink:
 # as long as the link does (see capture/__init__.py, which checks it).
 
 
+@functools.lru_cache(maxsize=8)
+def _link_form_signer_for(keys: tuple[str, ...]) -> Signer:
+    return Signer(list(keys), salt=LINK_FORM_SALT, digest_method=hashlib.sha256)
+
+
 def _link_form_signer() -> Signer:
-    return Signer(_keys(), salt=LINK_FORM_SALT, digest_method=hashlib.sha256)
+    return _link_form_signer_for(_keys())
 
 
 def link_form_token(link_token: str) -> str:

@@ -243,6 +243,25 @@ def test_a_second_browser_is_not_signed_in_by_the_first(app, signed_in):
     assert "/login" in response.headers["Location"]
 
 
+def test_rotating_the_secret_key_keeps_sessions_while_the_old_key_is_a_fallback(app, signed_in):
+    """The session's signer is kept between requests (app/sessions.py), yet a new key
+    takes effect at once: a session signed with the old key lasts while that key
+    is a fallback, and ends when it is retired."""
+    old_session = signed_in.get_cookie("session").value
+
+    def status_with_old_session() -> int:
+        browser = app.test_client()
+        browser.set_cookie("session", old_session)
+        return browser.get("/contacts/").status_code
+
+    assert status_with_old_session() == 200
+    app.config["SECRET_KEY_FALLBACKS"] = [app.config["SECRET_KEY"]]
+    app.config["SECRET_KEY"] = "a-brand-new-secret-key-after-rotation"
+    assert status_with_old_session() == 200
+    app.config["SECRET_KEY_FALLBACKS"] = []
+    assert status_with_old_session() == 302
+
+
 def test_no_transaction_is_open_while_a_password_is_checked(app, client, user, monkeypatch):
     """Hashing is slow; on SQLite an open write transaction would stall every writer."""
     import app.auth.routes as auth_routes

@@ -8,6 +8,7 @@ from flask import current_app, g, has_request_context, request, url_for
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
+
 def asset_url(filename: str) -> str:
     """A static file's URL with a hash of its content, so it can be cached for good.
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import brotli
 import pytest
+from backports import zstd
 
 from app import create_app
 
@@ -94,8 +95,18 @@ def test_a_compressed_static_file_answers_a_conditional_request_with_304(client)
         assert client.get(missing, headers={"Accept-Encoding": "br"}).status_code == 404
 
 
-def test_pages_are_gzipped_for_browsers_that_ask(client):
-    response = client.get("/login", follow_redirects=True, headers={"Accept-Encoding": "gzip, br"})
-    assert response.headers["Content-Encoding"] == "gzip"
-    assert gzip.decompress(response.data).rstrip().endswith(b"</html>")
+@pytest.mark.parametrize(
+    "accepted, encoding",
+    [
+        ("gzip, deflate, br, zstd", "zstd"),  # Chrome, Firefox
+        ("gzip, deflate, br", "br"),  # Safari
+        ("gzip, deflate", "gzip"),
+    ],
+)
+def test_pages_are_compressed_as_the_browser_asks(client, accepted, encoding):
+    response = client.get("/login", follow_redirects=True, headers={"Accept-Encoding": accepted})
+    assert response.headers["Content-Encoding"] == encoding
+    decode = {"zstd": zstd.decompress, "br": brotli.decompress, "gzip": gzip.decompress}[encoding]
+    assert decode(response.data).rstrip().endswith(b"</html>")
+    assert "Accept-Encoding" in response.headers["Vary"]
     assert response.headers["Cache-Control"] == "no-store"

@@ -85,7 +85,7 @@ def test_the_search_text_of_existing_contacts_is_filled_in(empty_database_url, t
         upgrade(revision="0005")
         db.session.execute(
             sa.text(
-                "INSERT INTO \"user\" (email, password_hash, display_name, business_name, "
+                'INSERT INTO "user" (email, password_hash, display_name, business_name, '
                 "value_proposition, blurb, ask_count, first_touchpoint_days, attention_days, "
                 "failed_logins, created_at) "
                 "VALUES ('pro@example.com', 'x', '', '', '', '', 2, 90, 14, 0, :now)"

@@ -80,4 +80,3 @@ def test_a_link_is_read_without_a_transaction_and_the_pooled_connection_keeps_th
         else:
             assert driver.in_transaction
         db.session.remove()
-

@@ -40,6 +40,7 @@ def as_received(email):
     """The email as its recipient's mail program reads it."""
     return message_from_bytes(build_message(email).as_bytes(), policy=policy.default)
 
+
 ONE_CLICK = "List-Unsubscribe=One-Click"
 LIST_UNSUBSCRIBE = re.compile(r"^<(https?://[^>\s]+/u/[^>\s]+)>$")
 

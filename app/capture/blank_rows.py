@@ -9,9 +9,9 @@ Jinja on every request was most of the page's cost.
 
 So each kind of row or question is rendered once, by its own template, with
 markers where those values go, and kept cut at the markers; a page puts the
-values (escaped) between the pieces, so what it puts in is never searched. Anything with
-values, errors or the focus is rendered by the template as usual. The tests
-compare both ways of rendering for every kind. When templates reload (debug
+values (escaped) between the pieces, so what it puts in is never searched.
+Anything with values, errors or the focus is rendered by the template as usual.
+The tests compare both ways of rendering for every kind. When templates reload (debug
 mode), nothing is kept, so an edited template shows at once.
 """
 

@@ -164,6 +164,30 @@ def test_the_referrers_current_update_preference_is_preselected(client, contact,
     assert re.search(r'<input checked id="update_preference-\d" [^>]*value="milestones"', html)
 
 
+@pytest.mark.parametrize("preference", list(UpdatePreference))
+def test_the_first_showing_renders_the_page_fields_as_the_form_itself_would(
+    app, client, contact, url, preference
+):
+    """The form page first shows its page-level fields without a ReferralForm
+    (forms.blank_referral_form): the same radios, and a fresh key on every showing."""
+    from app.capture.forms import ReferralForm
+    from app.templating import radio_options
+
+    contact.update_preference = preference
+    db.session.commit()
+    first, second = html_of(get(client, url)), html_of(get(client, url))
+    with app.test_request_context():
+        radios = radio_options(
+            ReferralForm(formdata=None, update_preference=preference).update_preference
+        )
+    assert str(radios) in first
+    keys = [
+        re.search(r'name="submission_key" type="hidden" value="([0-9a-f]{32})"', html).group(1)
+        for html in (first, second)
+    ]
+    assert keys[0] != keys[1]
+
+
 def test_opening_records_the_first_open_once_and_changes_nothing_else(client, url, touchpoint):
     assert get(client, url).status_code == 200
     first = fresh(Touchpoint, touchpoint.id)

@@ -69,6 +69,7 @@ from .forms import (
     VendorForm,
     answered_connection_ids,
     blank_person,
+    blank_referral_form,
     field_from_trigger,
     named_asks,
     person_class,
@@ -608,8 +609,7 @@ def _form_page(
 ):
     """The link's page: the people introduced so far (if any) and the form for more."""
     context = _page_context(touchpoint, token, updates_form=updates_form)
-    form = ReferralForm(formdata=None, update_preference=touchpoint.contact.update_preference)
-    form.ensure_submission_key()
+    form = blank_referral_form(touchpoint.contact.update_preference)
     pro, short = context["pro"], context["short"]
     # Someone who already answered this link is adding to it: one row is enough then.
     rows = 1 if context["answered"] else max(1, min(touchpoint.ask_count, _max_people()))

@@ -74,8 +74,8 @@ def reading_connection():
 
     It reads without a transaction around its statements: each one sees the
     latest commit, and the page saves the BEGIN and ROLLBACK around its few
-    queries (a quarter of the form page's time on PostgreSQL, a tenth on
-    SQLite). PostgreSQL runs it in autocommit. On SQLite the session's
+    queries (a quarter of the form page's time on PostgreSQL, a twentieth
+    on SQLite). PostgreSQL runs it in autocommit. On SQLite the session's
     transaction simply emits no BEGIN (see ``_on_begin``): pysqlite's own
     autocommit setting would be reset to its implicit transactions when the
     connection goes back to the pool, and our connections have those turned off.

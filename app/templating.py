@@ -20,16 +20,19 @@ def asset_url(filename: str) -> str:
     # and mount point (the only part of the request it depends on), and kept on
     # the app. Outside debug mode the files change only with a deploy, which
     # restarts the processes; in debug mode the file's time is part of the key.
-    path = os.path.join(app.static_folder, filename) if app.debug else None
-    changed = os.path.getmtime(path) if path else 0.0
+    changed = os.path.getmtime(_static_path(app, filename)) if app.debug else 0.0
     key = (filename, changed, request.script_root if has_request_context() else "")
     urls = app.extensions.setdefault("referloop_asset_urls", {})
     url = urls.get(key)
     if url is None:
-        with open(path or os.path.join(app.static_folder, filename), "rb") as file:
+        with open(_static_path(app, filename), "rb") as file:
             version = hashlib.sha256(file.read()).hexdigest()[:12]
         url = urls[key] = url_for("static", filename=filename, v=version)
     return url
+
+
+def _static_path(app, filename: str) -> str:
+    return os.path.join(app.static_folder, filename)
 
 
 def day(value: date | None) -> str:

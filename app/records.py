@@ -16,7 +16,10 @@ takes a model or a record alike. Anything that writes uses the models.
 A contact's record also says whether the contact introduced anyone
 (``introduced_anyone``), which the same query finds along an index: most
 referrers never did, and their pages then skip the query for those people
-(``capture.routes.introduced_by``). The models have no such attribute.
+(``capture.routes.introduced_by``). It also carries the connections the form
+asks about by name (``waiting_connections``, one JSON column of the same query:
+``connections.queries.waiting_column``), so the form page is one statement for a
+first-time referrer. The models have neither attribute.
 """
 
 from __future__ import annotations
@@ -57,7 +60,9 @@ def _record_class(model, *bases: type, related: tuple[str, ...] = ()) -> type:
 UserRecord = _record_class(User, NamedProfessional)
 WordingRecord = _record_class(KindWording)
 ContactRecord = _record_class(
-    Contact, NamedContact, related=("user", "own_wording", "introduced_anyone")
+    Contact,
+    NamedContact,
+    related=("user", "own_wording", "introduced_anyone", "waiting_connections"),
 )
 TouchpointRecord = _record_class(Touchpoint, related=("user", "contact"))
 
@@ -65,10 +70,12 @@ _PARTS = (Touchpoint, User, Contact, KindWording)
 
 
 @functools.cache
-def _link_query() -> tuple[sa.Select, tuple[slice, ...]]:
+def _link_query(dialect: str) -> tuple[sa.Select, tuple[slice, ...]]:
     """The touchpoint ``:id`` with its professional, contact and wording, in one row,
-    and where each one's columns lie in it (whether the contact introduced anyone
-    comes last). Built once per process."""
+    and where each one's columns lie in it (then whether the contact introduced
+    anyone, and the connections the form asks about). Built once per process."""
+    from .connections.queries import waiting_column  # that package's views import us
+
     touchpoint, user, contact, wording = (model.__table__ for model in _PARTS)
     columns, slices = [], []
     for model in _PARTS:
@@ -87,7 +94,7 @@ def _link_query() -> tuple[sa.Select, tuple[slice, ...]]:
         referral.c.contact_id == contact.c.id, referral.c.user_id == contact.c.user_id
     )
     query = (
-        sa.select(*columns, introduced)
+        sa.select(*columns, introduced, waiting_column(dialect))
         .select_from(joined)
         .where(touchpoint.c.id == sa.bindparam("id"))
     )
@@ -97,13 +104,20 @@ def _link_query() -> tuple[sa.Select, tuple[slice, ...]]:
 def link_records(touchpoint_id: int) -> Any | None:
     """The ``TouchpointRecord`` of ``touchpoint_id`` (with its user, contact and the
     contact's wording), or None when there is no such touchpoint."""
-    query, (touchpoint, user, contact, wording) = _link_query()
-    row = reading_connection().execute(query, {"id": touchpoint_id}).first()
+    from .connections.queries import asked_connections
+
+    connection = reading_connection()
+    query, (touchpoint, user, contact, wording) = _link_query(connection.dialect.name)
+    row = connection.execute(query, {"id": touchpoint_id}).first()
     if row is None:
         return None
     professional = UserRecord(*row[user])
     own = WordingRecord(*row[wording]) if row[wording][0] is not None else None
     source = ContactRecord(
-        *row[contact], user=professional, own_wording=own, introduced_anyone=bool(row[-1])
+        *row[contact],
+        user=professional,
+        own_wording=own,
+        introduced_anyone=bool(row[-2]),
+        waiting_connections=asked_connections(row[-1]),
     )
     return TouchpointRecord(*row[touchpoint], user=professional, contact=source)

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
+from datetime import timedelta
 from html import unescape
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 import sqlalchemy as sa
 
+from app.connections.queries import connections_to_ask
 from app.extensions import db
 from app.models import (
     Connection,
     ConnectionStatus,
+    Contact,
     ContactKind,
     IntroMethod,
     KindWording,
@@ -25,6 +28,7 @@ from app.models import (
     ReferralStatus,
     Touchpoint,
     TouchpointState,
+    utcnow,
 )
 from tests.conftest import count_rows, csrf_from
 from tests.factories import make_contact, make_touchpoint, make_user
@@ -391,6 +395,35 @@ def test_the_form_costs_the_same_queries_for_many_connections(client, url, conta
     many_html = html_of(get(client, url))
     assert many_html.count('class="named"') == 9
     assert queries() == few
+
+
+def test_the_link_and_the_connections_it_names_are_read_in_one_statement(
+    client, url, contact, user
+):
+    """The form page names the ten waiting connections first recorded (by date, then
+    id: the same as asking the connections on their own), read with its link."""
+    start = utcnow() - timedelta(days=30)
+    # Recorded out of id order: the later ids are the earlier dates.
+    for n in range(12):
+        make_connection(contact, name=f"Known Person{n}", created_at=start - timedelta(hours=n))
+    make_connection(contact, name="Asked Already", status=ConnectionStatus.YES)
+    make_connection(make_contact(user, name="Other Contact"), name="Not Theirs")
+    make_connection(
+        make_contact(make_user(email="other@example.com"), name="Elsewhere"), name="Not Ours"
+    )
+    get(client, url)  # the first opening writes; count the pages after it
+    settled()
+    with counted("sql") as statements:
+        html = html_of(get(client, url))
+    assert len(statements) == 1
+    named_in_order = re.findall(r"introducing Dana to (Known Person\d+)", unescape(html))
+    assert named_in_order == [f"Known Person{n}" for n in range(11, 1, -1)]
+    assert "Asked Already" not in html and "Not Theirs" not in html and "Not Ours" not in html
+
+    # A posted form still reads them on its own (with any it answered).
+    with client.application.test_request_context():
+        queried = connections_to_ask(db.session.get(Contact, contact.id))
+        assert [row.name for row in queried] == named_in_order
 
 
 # Framing by source kind

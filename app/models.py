@@ -9,6 +9,7 @@ database, SQLite included.
 from __future__ import annotations
 
 import enum
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -184,10 +185,18 @@ class NamedProfessional:
 
 class NamedContact:
     name: str
+    rhythm_days: int | None
+    user: NamedProfessional
 
     @property
     def first_name(self) -> str:
         return self.name.split()[0] if self.name.strip() else self.name
+
+    @property
+    def rhythm(self) -> int | None:
+        """Days between touchpoints for this contact, or None for no rhythm."""
+        days = self.user.rhythm_days if self.rhythm_days is None else self.rhythm_days
+        return days or None
 
 
 class User(NamedProfessional, UserMixin, db.Model):
@@ -319,12 +328,6 @@ class Contact(NamedContact, db.Model):
         uselist=False,
     )
 
-    @property
-    def rhythm(self) -> int | None:
-        """Days between touchpoints for this contact, or None for no rhythm."""
-        days = self.user.rhythm_days if self.rhythm_days is None else self.rhythm_days
-        return days or None
-
     def plan_first_touchpoint(self) -> Touchpoint | None:
         """Plan (or move) the touchpoint that follows delivery.
 
@@ -448,93 +451,8 @@ class Touchpoint(db.Model):
         return value
 
     def default_message(self) -> str:
-        """The pre-filled message: the value delivered, the terms agreed, then the explicit ask.
-
-        The terms paragraph (what counts as an introduction, how many the contact
-        was glad to make, what the professional gives in return) says only what
-        was recorded, and is left out when nothing was.
-        """
-        import re
-
-        contact, user = self.contact, self.user
-        value = self.value_offered.strip() or "[what you did for them since we last spoke]"
-        count = self.ask_count or user.ask_count
-
-        def tidy(text: str | None) -> str:
-            # One line, no closing full stop: it goes inside a sentence of ours.
-            return " ".join((text or "").split()).rstrip(" .;,")
-
-        def sentence(text: str) -> str:
-            text = text[0].upper() + text[1:]
-            return text if text[-1] in ".!?" else f"{text}."
-
-        def mid_sentence(text: str) -> str:
-            # "A free review" → "a free review"; "CPA hours" and "I" stay as they are.
-            word = text.split(" ", 1)[0]
-            if word != "I" and word[:1].isupper() and (word[1:].islower() or len(word) == 1):
-                return text[:1].lower() + text[1:]
-            return text
-
-        what = mid_sentence(tidy(contact.terms_what_counts))
-        how_many = contact.terms_how_many or 0
-        # What the professional gives in return, written as a promise ("send you my
-        # quarterly review", even "I'll send ...") or as a thing ("a free review").
-        give = re.sub(r"^(i'll|i’ll|i will|to)\s+", "", tidy(contact.terms_in_return), flags=re.I)
-        give = mid_sentence(give)
-        first_word = give.split(" ", 1)[0]
-        is_promise = first_word.lower() in {
-            "add", "arrange", "book", "bring", "buy", "call", "check", "cover", "do",
-            "donate", "extend", "give", "help", "host", "include", "introduce", "invite",
-            "keep", "make", "offer", "pay", "provide", "put", "recommend", "refer",
-            "run", "send", "share", "take", "thank", "treat", "waive",
-            "write",
-        }  # fmt: skip
-
-        terms = []
-        started = "When we started working together, "
-        if what:
-            terms.append(sentence(f"{started}we agreed on what makes a good introduction: {what}"))
-            started = ""
-        glad = ""
-        if how_many:
-            people = "one person" if how_many == 1 else f"about {how_many} people"
-            glad = f"you mentioned you'd be glad to introduce {people}"
-        if glad and give:
-            in_return = f"I'll {give}" if is_promise else f"I promised you {give}"
-            terms.append(sentence(f"{started}{glad}, and in return {in_return}"))
-        elif glad:
-            terms.append(sentence(f"{started}{glad}"))
-        elif give and started:
-            in_return = (
-                f"I said that in return for your introductions I'd {give}"
-                if is_promise
-                else f"I promised you {give} in return for your introductions"
-            )
-            terms.append(sentence(f"{started}{in_return}"))
-        elif give:
-            in_return = f"I'll {give}" if is_promise else f"I promised you {give}"
-            terms.append(sentence(f"In return for your introductions, {in_return}"))
-
-        if count == 1:
-            ask = "Who is the one person you've already talked to about working with me?"
-        else:
-            ask = f"Who are the {count} people you've already talked to about working with me?"
-        # With terms agreed, they already know why: go straight to the ask.
-        why = (
-            ""
-            if terms
-            else "My practice grows through introductions from people I've worked with. "
-        )
-        return "\n\n".join(
-            [
-                f"Hi {contact.first_name},",
-                value,
-                *([" ".join(terms)] if terms else []),
-                f"{why}{ask} The link below takes a minute and lets you tell me how you'd "
-                "like the introduction to happen.",
-                f"Thank you,\n{user.name}",
-            ]
-        )
+        """The pre-filled message for this touchpoint (``touchpoint_message``)."""
+        return touchpoint_message(self.contact, self.user, self.value_offered, self.ask_count)
 
     def revoke_link(self) -> None:
         """Kill every link issued so far; no link works until one is reissued."""
@@ -555,6 +473,90 @@ class Touchpoint(db.Model):
     @property
     def is_overdue(self) -> bool:
         return self.state == TouchpointState.PLANNED and self.due_on < date.today()
+
+
+def touchpoint_message(contact, user, value_offered: str, ask_count: int | None) -> str:
+    """The pre-filled message: the value delivered, the terms agreed, then the explicit ask.
+
+    The terms paragraph (what counts as an introduction, how many the contact
+    was glad to make, what the professional gives in return) says only what
+    was recorded, and is left out when nothing was. ``contact`` and ``user`` are
+    models or read-only records (records.py) alike.
+    """
+    value = value_offered.strip() or "[what you did for them since we last spoke]"
+    count = ask_count or user.ask_count
+
+    def tidy(text: str | None) -> str:
+        # One line, no closing full stop: it goes inside a sentence of ours.
+        return " ".join((text or "").split()).rstrip(" .;,")
+
+    def sentence(text: str) -> str:
+        text = text[0].upper() + text[1:]
+        return text if text[-1] in ".!?" else f"{text}."
+
+    def mid_sentence(text: str) -> str:
+        # "A free review" → "a free review"; "CPA hours" and "I" stay as they are.
+        word = text.split(" ", 1)[0]
+        if word != "I" and word[:1].isupper() and (word[1:].islower() or len(word) == 1):
+            return text[:1].lower() + text[1:]
+        return text
+
+    what = mid_sentence(tidy(contact.terms_what_counts))
+    how_many = contact.terms_how_many or 0
+    # What the professional gives in return, written as a promise ("send you my
+    # quarterly review", even "I'll send ...") or as a thing ("a free review").
+    give = re.sub(r"^(i'll|i’ll|i will|to)\s+", "", tidy(contact.terms_in_return), flags=re.I)
+    give = mid_sentence(give)
+    first_word = give.split(" ", 1)[0]
+    is_promise = first_word.lower() in {
+        "add", "arrange", "book", "bring", "buy", "call", "check", "cover", "do",
+        "donate", "extend", "give", "help", "host", "include", "introduce", "invite",
+        "keep", "make", "offer", "pay", "provide", "put", "recommend", "refer",
+        "run", "send", "share", "take", "thank", "treat", "waive",
+        "write",
+    }  # fmt: skip
+
+    terms = []
+    started = "When we started working together, "
+    if what:
+        terms.append(sentence(f"{started}we agreed on what makes a good introduction: {what}"))
+        started = ""
+    glad = ""
+    if how_many:
+        people = "one person" if how_many == 1 else f"about {how_many} people"
+        glad = f"you mentioned you'd be glad to introduce {people}"
+    if glad and give:
+        in_return = f"I'll {give}" if is_promise else f"I promised you {give}"
+        terms.append(sentence(f"{started}{glad}, and in return {in_return}"))
+    elif glad:
+        terms.append(sentence(f"{started}{glad}"))
+    elif give and started:
+        in_return = (
+            f"I said that in return for your introductions I'd {give}"
+            if is_promise
+            else f"I promised you {give} in return for your introductions"
+        )
+        terms.append(sentence(f"{started}{in_return}"))
+    elif give:
+        in_return = f"I'll {give}" if is_promise else f"I promised you {give}"
+        terms.append(sentence(f"In return for your introductions, {in_return}"))
+
+    if count == 1:
+        ask = "Who is the one person you've already talked to about working with me?"
+    else:
+        ask = f"Who are the {count} people you've already talked to about working with me?"
+    # With terms agreed, they already know why: go straight to the ask.
+    why = "" if terms else "My practice grows through introductions from people I've worked with. "
+    return "\n\n".join(
+        [
+            f"Hi {contact.first_name},",
+            value,
+            *([" ".join(terms)] if terms else []),
+            f"{why}{ask} The link below takes a minute and lets you tell me how you'd "
+            "like the introduction to happen.",
+            f"Thank you,\n{user.name}",
+        ]
+    )
 
 
 class Referral(db.Model):

@@ -11,7 +11,9 @@ A record has every column of its model's table under the model's attribute
 names, the model's relationships that the pages follow (``touchpoint.user``,
 ``touchpoint.contact``, ``contact.user``, ``contact.own_wording``), and the properties they read
 (``models.NamedProfessional``, ``models.NamedContact``), so code that only reads
-takes a model or a record alike. Anything that writes uses the models.
+takes a model or a record alike. Views that write use the models, but for the
+referrer's form, whose every write is a plain statement that checks again what
+it relies on (``tokens.check_client_link``).
 
 A contact's record also says whether the contact introduced anyone
 (``introduced_anyone``), which the same query finds along an index: most
@@ -101,12 +103,15 @@ def _link_query(dialect: str) -> tuple[sa.Select, tuple[slice, ...]]:
     return query, tuple(slices)
 
 
-def link_records(touchpoint_id: int) -> Any | None:
+def link_records(touchpoint_id: int, connection: sa.Connection | None = None) -> Any | None:
     """The ``TouchpointRecord`` of ``touchpoint_id`` (with its user, contact and the
-    contact's wording), or None when there is no such touchpoint."""
+    contact's wording), or None when there is no such touchpoint.
+
+    Read on ``connection``, by default one for reading (``reading_connection``).
+    """
     from .connections.queries import asked_connections
 
-    connection = reading_connection()
+    connection = connection or reading_connection()
     query, (touchpoint, user, contact, wording) = _link_query(connection.dialect.name)
     row = connection.execute(query, {"id": touchpoint_id}).first()
     if row is None:

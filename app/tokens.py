@@ -106,6 +106,15 @@ def show_client_link(token: str) -> ClientLink:
     return _client_link(token, link_records)
 
 
+def check_client_link(token: str) -> ClientLink:
+    """The same records, read in the request's transaction: for a view that writes
+    with plain statements only, each checking again what it relies on (the
+    referrer's form: ``capture.routes.submit``)."""
+    return _client_link(
+        token, lambda touchpoint_id: link_records(touchpoint_id, db.session.connection())
+    )
+
+
 def _client_link(token: str, load) -> ClientLink:
     """The link's state, and its touchpoint as ``load(touchpoint_id)`` gives it."""
     serializer = _serializer(CLIENT_LINK_SALT)

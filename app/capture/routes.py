@@ -17,6 +17,7 @@ rows. One POST saves everything in one commit.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections import defaultdict
@@ -26,7 +27,6 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm.attributes import set_committed_value
 from wtforms import RadioField
 from wtforms.fields.choices import enum_choices, enum_coerce
 
@@ -54,6 +54,7 @@ from ..records import ContactRecord, TouchpointRecord
 from ..tokens import (
     ClientLink,
     LinkState,
+    check_client_link,
     read_client_link,
     show_client_link,
     unsubscribe_token,
@@ -152,7 +153,8 @@ def submit(token):
     lock is taken only to write (``_save``), so referrers' submissions overlap.
     """
     read_first()
-    link = _read_link(token)
+    # Records, not ORM objects: every write below is a statement of its own.
+    link = _known(check_client_link(token))
     if link.state is not LinkState.VALID:
         return _link_problem(link, token)
     touchpoint = link.touchpoint
@@ -725,7 +727,9 @@ def _already_saved(key: str) -> bool:
     return db.session.connection().execute(_saved_query(), {"key": key}).first() is not None
 
 
-def _claim_answers(touchpoint: Touchpoint, asks: list[NamedAskForm], now: datetime) -> set[int]:
+def _claim_answers(
+    touchpoint: TouchpointRecord, asks: list[NamedAskForm], now: datetime
+) -> set[int]:
     """Record the answers to the named questions; the ids of the connections recorded.
 
     Only a connection still waiting for an answer takes one (a conditional UPDATE,
@@ -756,7 +760,7 @@ def _claim_answers(touchpoint: Touchpoint, asks: list[NamedAskForm], now: dateti
 
 
 def _referral_rows(
-    touchpoint: Touchpoint, form: ReferralForm, answers: Answers, yes: set[int], now: datetime
+    touchpoint: TouchpointRecord, form: ReferralForm, answers: Answers, yes: set[int], now: datetime
 ) -> list[dict]:
     """The referrals one submission makes, in page order: the named questions answered
     yes (those in ``yes``), the people, then the vendors."""
@@ -784,7 +788,7 @@ def _referral_rows(
     return [{**common, **row, "position": position} for position, row in enumerate(fields)]
 
 
-def _queue_emails(touchpoint: Touchpoint, rows: list[dict], token: str) -> list:
+def _queue_emails(touchpoint: TouchpointRecord, rows: list[dict], token: str) -> list:
     """The thank-you and the professional's notice for these referrals (none for none).
 
     Answers that named nobody ("not now", "I don't know them well") need no email:
@@ -823,7 +827,7 @@ def _answer_query() -> sa.Update:
     )
 
 
-def _answer_touchpoint(touchpoint: Touchpoint, now: datetime) -> bool:
+def _answer_touchpoint(touchpoint: TouchpointRecord, now: datetime) -> bool:
     """Mark the touchpoint answered, if its link still works; False when it does not.
 
     One conditional UPDATE: a link revoked or replaced since it was read is
@@ -871,7 +875,7 @@ def _insert_history(rows: list[dict], ids: list[int], now: datetime, author: str
     )
 
 
-def _save(touchpoint: Touchpoint, form: ReferralForm, answers: Answers, token: str) -> bool:
+def _save(touchpoint: TouchpointRecord, form: ReferralForm, answers: Answers, token: str) -> bool:
     """Answers, referrals, their history, the touchpoint, the preference and both
     emails: one commit. False when the link stopped working meanwhile (nothing saved).
 
@@ -886,10 +890,11 @@ def _save(touchpoint: Touchpoint, form: ReferralForm, answers: Answers, token: s
     rows = _referral_rows(touchpoint, form, answers, expected, now)
     # No query may flush the emails before the lock is held and the answers claimed.
     preference = form.update_preference.data
+    # The emails say how often the referrer will hear, as they just chose; the row
+    # is written below, with the rest.
+    contact = dataclasses.replace(touchpoint.contact, update_preference=preference)
+    touchpoint = dataclasses.replace(touchpoint, contact=contact)
     with db.session.no_autoflush:
-        # The emails say how often the referrer will hear, as they just chose; the
-        # row is written below, with the rest.
-        set_committed_value(touchpoint.contact, "update_preference", preference)
         emails = _queue_emails(touchpoint, rows, token)
         begin_writing()
         if not _answer_touchpoint(touchpoint, now):

@@ -53,7 +53,7 @@ from sqlalchemy.orm import Session, aliased, contains_eager
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
-from ..models import Contact, Touchpoint, TouchpointState, User
+from ..models import Contact, Touchpoint, TouchpointState, User, touchpoint_message
 
 
 def batch_size() -> int:
@@ -101,25 +101,6 @@ def _rhythm_has_moved_on(touchpoint):
     return sa.or_(_has_planned(touchpoint), _has_later(touchpoint))
 
 
-def next_touchpoint(previous: Touchpoint, due_on: date) -> Touchpoint:
-    """A planned touchpoint after ``previous``, not added to the session: the rhythm
-    inserts its fields as a plain row (``_row_after``)."""
-    contact, user = previous.contact, previous.contact.user
-    touchpoint = Touchpoint(
-        user_id=contact.user_id,
-        user=user,  # default_message() reads both before the row is flushed
-        contact=contact,
-        due_on=due_on,
-        ask_count=user.ask_count,
-        value_offered="",
-        state=TouchpointState.PLANNED,
-        auto_send=previous.auto_send,
-        from_delivery=False,
-    )
-    touchpoint.message = touchpoint.default_message()
-    return touchpoint
-
-
 @functools.cache
 def _moved_on_query() -> sa.Select:
     """Has the rhythm moved on from the touchpoint ``:touchpoint_id``? Built once: its
@@ -133,8 +114,9 @@ def plan_after_answer(touchpoint: Touchpoint, today: date | None = None) -> dict
     """Plan the contact's next touchpoint, ``rhythm`` days after today's answer.
 
     Nothing when the contact has no rhythm, already has a planned touchpoint, or
-    has a later touchpoint than this one. Inserts the row (the same one
-    ``next_touchpoint`` makes) and returns it; the caller commits.
+    has a later touchpoint than this one. Inserts the row (``_row_after``) and
+    returns it; the caller commits. ``touchpoint`` is a model or a read-only
+    record (records.py) with its contact and professional.
     """
     contact = touchpoint.contact
     rhythm = contact.rhythm
@@ -154,7 +136,8 @@ def plan_after_answer(touchpoint: Touchpoint, today: date | None = None) -> dict
     connection = db.session.connection()
     connection.execute(Touchpoint.__table__.insert(), [row])
     connection.execute(_settled_query(), {"touchpoint_id": touchpoint.id})
-    set_committed_value(touchpoint, "rhythm_pending", False)  # the rhythm has acted after it
+    if isinstance(touchpoint, Touchpoint):  # a record is read-only, and done with
+        set_committed_value(touchpoint, "rhythm_pending", False)  # the rhythm acted after it
     return row
 
 
@@ -292,7 +275,7 @@ def _settle(ids: list[int], today: date) -> tuple[int, list[int]]:
         elif rhythm > 0 and not planned:
             follow.append(touchpoint)
     if follow:
-        # One multi-row INSERT, not the unit of work: the same row next_touchpoint makes.
+        # One multi-row INSERT, not the unit of work: the same row an answer plans.
         db.session.execute(sa.insert(Touchpoint), [_next_row(t, today) for t in follow])
     db.session.execute(
         sa.update(Touchpoint)
@@ -326,19 +309,21 @@ def _next_row(previous: Touchpoint, today: date) -> dict:
     return _row_after(previous, due)
 
 
-def _row_after(previous: Touchpoint, due: date) -> dict:
-    """The row of a planned touchpoint after ``previous``, due on ``due``."""
-    draft = next_touchpoint(previous, due)  # transient, for its wording: never added
+def _row_after(previous, due: date) -> dict:
+    """The row of a planned touchpoint after ``previous`` (a model or a read-only
+    record), due on ``due``, with the default message in the professional's words."""
+    contact = previous.contact
+    user = contact.user
     return {
-        "user_id": previous.contact.user_id,
+        "user_id": contact.user_id,
         "contact_id": previous.contact_id,
         "due_on": due,
-        "value_offered": draft.value_offered,
-        "message": draft.message,
-        "ask_count": draft.ask_count,
-        "state": draft.state,
-        "auto_send": draft.auto_send,
-        "from_delivery": draft.from_delivery,
+        "value_offered": "",
+        "message": touchpoint_message(contact, user, "", user.ask_count),
+        "ask_count": user.ask_count,
+        "state": TouchpointState.PLANNED,
+        "auto_send": previous.auto_send,
+        "from_delivery": False,
     }
 
 

@@ -1,5 +1,6 @@
 """Small helpers shared by the blueprints: htmx, ownership, external links."""
 
+import functools
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
@@ -144,11 +145,17 @@ def external_url(endpoint: str, **values) -> str:
     base = current_app.config.get("BASE_URL")
     if not base and has_request_context():
         return url_for(endpoint, _external=True, **values)
-    parts = urlsplit(base or "http://127.0.0.1:5000")
-    adapter = current_app.url_map.bind(
-        parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme
+    return _url_adapter(current_app.url_map, base or "http://127.0.0.1:5000").build(
+        endpoint, values, force_external=True
     )
-    return adapter.build(endpoint, values, force_external=True)
+
+
+@functools.lru_cache(maxsize=8)
+def _url_adapter(url_map, base: str):
+    """The URL map bound to ``base``, once per map and address: a referrer's answer
+    makes three links for its emails."""
+    parts = urlsplit(base)
+    return url_map.bind(parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme)
 
 
 def is_safe_next(target: str | None) -> bool:

@@ -23,6 +23,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -796,8 +797,9 @@ def _queue_emails(touchpoint: TouchpointRecord, rows: list[dict], token: str) ->
     """
     if not rows:
         return []
-    # Unsaved Referral objects: the emails read their fields, never their ids.
-    referrals = [Referral(**row) for row in rows]
+    # The emails read the rows' fields (never ids, which they do not have yet), as
+    # attributes: a Referral's names, without the ORM's objects.
+    referrals = [SimpleNamespace(**row) for row in rows]
     link = external_url("capture.form", token=token)
     emails = [queue_referrer_thanks(touchpoint, referrals, link)]
     emails.append(queue_new_referrals(touchpoint, referrals))

@@ -9,6 +9,7 @@ import pytest
 from backports import zstd
 
 from app import create_app
+from app.helpers import external_url
 
 
 def test_production_refuses_to_start_without_a_secret_key(monkeypatch, tmp_path):
@@ -110,3 +111,17 @@ def test_pages_are_compressed_as_the_browser_asks(client, accepted, encoding):
     assert decode(response.data).rstrip().endswith(b"</html>")
     assert "Accept-Encoding" in response.headers["Vary"]
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_links_for_emails_follow_base_url_with_its_path_and_its_changes(app):
+    """Emails and copied links are absolute: BASE_URL's scheme, host and path when it
+    is set (a change takes effect at once), the development address otherwise."""
+    with app.app_context():
+        app.config["BASE_URL"] = "https://referrals.example.com/app"
+        assert external_url("capture.form", token="abc") == (
+            "https://referrals.example.com/app/r/abc"
+        )
+        app.config["BASE_URL"] = "http://other.example.org"
+        assert external_url("capture.form", token="abc") == "http://other.example.org/r/abc"
+        app.config["BASE_URL"] = ""
+        assert external_url("capture.form", token="abc") == "http://127.0.0.1:5000/r/abc"

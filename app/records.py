@@ -8,12 +8,13 @@ same one joined query, run as a Core statement (``link_records``), on a
 connection for reading (``database.reading_connection``).
 
 A record has every column of its model's table under the model's attribute
-names, the model's relationships that the pages follow (``touchpoint.user``,
-``touchpoint.contact``, ``contact.user``, ``contact.own_wording``), and the properties they read
-(``models.NamedProfessional``, ``models.NamedContact``), so code that only reads
-takes a model or a record alike. Views that write use the models, but for the
-referrer's form, whose every write is a plain statement that checks again what
-it relies on (``tokens.check_client_link``).
+names (but a few that a referrer's page has no business reading: ``_PRIVATE``),
+the model's relationships that the pages follow (``touchpoint.user``,
+``touchpoint.contact``, ``contact.user``, ``contact.own_wording``), and the
+properties they read (``models.NamedProfessional``, ``models.NamedContact``), so
+code that only reads takes a model or a record alike. Views that write use the
+models, but for the referrer's form, whose every write is a plain statement that
+checks again what it relies on (``tokens.check_client_link``).
 
 A contact's record also says whether the contact introduced anyone
 (``introduced_anyone``), which the same query finds along an index: most
@@ -43,11 +44,28 @@ from .models import (
     User,
 )
 
+# Never read for a referrer: the professional's credentials and lockout, and the
+# contact's private notes (with the search text made from them).
+_PRIVATE = frozenset(
+    {
+        "User.password_hash",
+        "User.failed_logins",
+        "User.locked_until",
+        "Contact.notes",
+        "Contact.search_text",
+    }
+)
+
 
 def _columns(model) -> list[tuple[str, sa.Column]]:
-    """(attribute name, column) for every column the model maps, in table order."""
+    """(attribute name, column) for every column the model maps but the private ones,
+    in table order."""
     mapper = sa.inspect(model)
-    return [(attr.key, attr.columns[0]) for attr in mapper.column_attrs]
+    return [
+        (attr.key, attr.columns[0])
+        for attr in mapper.column_attrs
+        if f"{model.__name__}.{attr.key}" not in _PRIVATE
+    ]
 
 
 def _record_class(model, *bases: type, related: tuple[str, ...] = ()) -> type:

@@ -10,15 +10,23 @@ from app.models import Contact, ContactKind, KindWording, Touchpoint, User
 from app.records import link_records
 from tests.factories import make_contact, make_touchpoint
 
+PRIVATE = {"password_hash", "failed_logins", "locked_until", "notes", "search_text"}
+
 
 def columns_of(instance) -> dict:
     return {
-        attr.key: getattr(instance, attr.key) for attr in sa.inspect(type(instance)).column_attrs
+        attr.key: getattr(instance, attr.key)
+        for attr in sa.inspect(type(instance)).column_attrs
+        if attr.key not in PRIVATE
     }
 
 
 def columns_of_record(record, model) -> dict:
-    return {attr.key: getattr(record, attr.key) for attr in sa.inspect(model).column_attrs}
+    return {
+        attr.key: getattr(record, attr.key)
+        for attr in sa.inspect(model).column_attrs
+        if attr.key not in PRIVATE
+    }
 
 
 @pytest.mark.parametrize("worded", [True, False])
@@ -48,6 +56,17 @@ def test_a_link_record_holds_every_column_and_name_the_models_do(user, worded):
     else:
         assert model.contact.own_wording is None
         assert record.contact.own_wording is None
+
+
+def test_a_link_record_never_holds_the_professionals_secrets_or_private_notes(user):
+    contact = make_contact(user, notes="Private: going through a divorce")
+    touchpoint = make_touchpoint(contact)
+    db.session.commit()
+    record = link_records(touchpoint.id)
+    for name in ("password_hash", "failed_logins", "locked_until"):
+        assert not hasattr(record.user, name)
+    assert not hasattr(record.contact, "notes") and not hasattr(record.contact, "search_text")
+    assert "divorce" not in repr(record)
 
 
 def test_a_link_record_is_read_only_and_none_for_no_touchpoint(user):

@@ -114,8 +114,13 @@ def write_queued(emails: list[OutboundEmail]) -> None:
     the session; their fields, and the defaults of those not set, go in as they
     would have.
     """
-    if not emails:
-        return
+    insert_rows(email_rows(emails))
+
+
+def email_rows(emails: list[OutboundEmail]) -> list[dict]:
+    """The rows of emails ``queue_email`` added to the session, taken out of it: the
+    first half of ``write_queued``, for a view that prepares them before it takes
+    SQLite's write lock and inserts them (``insert_rows``) while holding it."""
     if not all(sa.inspect(email).pending for email in emails):
         # A flushed email is written already: inserting it again would send it twice.
         raise ValueError("write_queued takes emails queued and not yet flushed")
@@ -124,7 +129,13 @@ def write_queued(emails: list[OutboundEmail]) -> None:
         db.session.expunge(email)
         fields = vars(email)
         rows.append({column: fields[key] for key, column in _COLUMNS.items() if key in fields})
-    db.session.connection().execute(OutboundEmail.__table__.insert(), rows)
+    return rows
+
+
+def insert_rows(rows: list[dict]) -> None:
+    """Write ``email_rows`` as one INSERT; the columns not set get their defaults."""
+    if rows:
+        db.session.connection().execute(OutboundEmail.__table__.insert(), rows)
 
 
 # Attribute name -> column name, for every column OutboundEmail maps.

@@ -35,7 +35,7 @@ from ..connections.queries import connections_to_ask
 from ..database import begin_writing, read_first
 from ..extensions import db
 from ..helpers import external_url, is_htmx, mailto, render_page_or_fragment
-from ..mail import write_queued
+from ..mail import email_rows, insert_rows
 from ..models import (
     Connection,
     ConnectionStatus,
@@ -890,24 +890,23 @@ def _save(touchpoint: TouchpointRecord, form: ReferralForm, answers: Answers, to
     now = utcnow()
     expected = {ask.connection.id for ask in answers.asks if ask.status == ConnectionStatus.YES}
     rows = _referral_rows(touchpoint, form, answers, expected, now)
-    # No query may flush the emails before the lock is held and the answers claimed.
     preference = form.update_preference.data
     # The emails say how often the referrer will hear, as they just chose; the row
     # is written below, with the rest.
     contact = dataclasses.replace(touchpoint.contact, update_preference=preference)
     touchpoint = dataclasses.replace(touchpoint, contact=contact)
+    # The emails leave the session as rows at once (no flush can write them before
+    # the lock is held and the answers claimed), and go in with one INSERT below.
     with db.session.no_autoflush:
-        emails = _queue_emails(touchpoint, rows, token)
+        emails = email_rows(_queue_emails(touchpoint, rows, token))
         begin_writing()
         if not _answer_touchpoint(touchpoint, now):
             db.session.rollback()
             return False
         claimed = _claim_answers(touchpoint, answers.asks, now)
         if not expected <= claimed:
-            for email in emails:
-                db.session.expunge(email)
             rows = _referral_rows(touchpoint, form, answers, expected & claimed, now)
-            emails = _queue_emails(touchpoint, rows, token)
+            emails = email_rows(_queue_emails(touchpoint, rows, token))
         if not rows and not claimed:
             db.session.rollback()
             return True
@@ -920,7 +919,7 @@ def _save(touchpoint: TouchpointRecord, form: ReferralForm, answers: Answers, to
         from ..touchpoints.planning import plan_after_answer  # the rhythm: plan the next one
 
         plan_after_answer(touchpoint)
-        write_queued(emails)
+        insert_rows(emails)
     db.session.commit()
     return True
 

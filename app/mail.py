@@ -123,7 +123,7 @@ def email_rows(emails: list[OutboundEmail]) -> list[dict]:
     SQLite's write lock and inserts them (``insert_rows``) while holding it."""
     if not all(sa.inspect(email).pending for email in emails):
         # A flushed email is written already: inserting it again would send it twice.
-        raise ValueError("write_queued takes emails queued and not yet flushed")
+        raise ValueError("write_queued and email_rows take emails queued and not yet flushed")
     rows = []
     for email in emails:
         db.session.expunge(email)

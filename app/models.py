@@ -571,13 +571,16 @@ class Referral(db.Model):
         sa.Index("ix_referral_user_created", "user_id", "created_at"),
         sa.Index("ix_referral_user_last_step", "user_id", "last_step_at", "id"),
         sa.Index("ix_referral_user_lower_name", "user_id", sa.text("lower(name)"), "id"),
+        # One contact's referrals, newest first (their page, the referrer's form).
+        # user_id is in it because every such query also checks it: with the
+        # contact alone, SQLite, which keeps no statistics, read the professional's
+        # whole user_id index instead, row by row, to find one contact's few.
+        sa.Index("ix_referral_contact_user_created", "contact_id", "user_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
-    contact_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("contact.id", ondelete="CASCADE"), index=True
-    )
+    contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contact.id", ondelete="CASCADE"))
     touchpoint_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("touchpoint.id", ondelete="SET NULL"), index=True
     )

@@ -135,7 +135,14 @@ def _read_filters(referrer: tuple[int, str] | None) -> dict:
 def _list_query(filters: dict, now):
     """The list's rows with their referrer, and the same rows to count (no join unless
     a filter is on the referrer's kind: counting is then an index range)."""
-    conditions = [Referral.user_id == current_user.id]
+    owner = Referral.user_id == current_user.id
+    if "referrer" in filters:
+        # One referrer's referrals are few: they are read along the contact's index
+        # and sorted. "+ 0" keeps the owner check out of SQLite's choice of index;
+        # without statistics it would walk the professional's sorted index instead,
+        # through every referral they have, to find this referrer's.
+        owner = (Referral.user_id + 0) == current_user.id
+    conditions = [owner]
     if filters.get("view") == "attention":
         conditions.append(needs_attention(current_user, now))
     if "status" in filters:

@@ -22,3 +22,13 @@ timeout = 30
 graceful_timeout = 20
 # Behind a proxy on the same machine: trust its X-Forwarded-* headers.
 forwarded_allow_ips = "127.0.0.1"
+
+
+def when_ready(server):
+    """Compile every template in the master, before it forks the workers, so that
+    each new worker (one every ``max_requests``) shares them instead of compiling
+    them again on a visitor's time."""
+    if server.cfg.preload_app:
+        from app.templating import compile_templates
+
+        compile_templates(server.app.wsgi())

@@ -85,6 +85,21 @@ def csrf_token() -> str:
     return g.get("link_form_token") or generate_csrf()
 
 
+def compile_templates(app) -> int:
+    """Compile every template now; how many there are.
+
+    For gunicorn.conf.py: gunicorn loads the app once and forks its workers from
+    it (``preload_app``), so templates compiled there are shared by every worker
+    instead of being compiled again, on a visitor's time, by each new one (the
+    first form page of a fresh worker took 200 ms, then 37 ms; the next ones 4 ms).
+    """
+    environment = app.jinja_env
+    names = environment.list_templates(extensions=("html", "txt"))
+    for name in names:
+        environment.get_template(name)
+    return len(names)
+
+
 def register(app) -> None:
     app.jinja_env.filters["paragraphs"] = paragraphs
     app.jinja_env.filters["day"] = day

@@ -125,3 +125,29 @@ def test_links_for_emails_follow_base_url_with_its_path_and_its_changes(app):
         assert external_url("capture.form", token="abc") == "http://other.example.org/r/abc"
         app.config["BASE_URL"] = ""
         assert external_url("capture.form", token="abc") == "http://127.0.0.1:5000/r/abc"
+
+
+def test_templates_compiled_before_the_workers_fork_are_not_compiled_again(app, monkeypatch):
+    """gunicorn.conf.py compiles every template once, in the process that forks."""
+    import runpy
+    from types import SimpleNamespace
+
+    hooks = runpy.run_path(str(Path(app.root_path).parent / "gunicorn.conf.py"))
+    master = SimpleNamespace(cfg=SimpleNamespace(preload_app=True), app=SimpleNamespace())
+    master.app.wsgi = lambda: app
+    hooks["when_ready"](master)
+
+    compiled = []
+    compile_now = app.jinja_env.compile
+    monkeypatch.setattr(
+        app.jinja_env,
+        "compile",
+        lambda *args, **kw: compiled.append(args) or compile_now(*args, **kw),
+    )
+    page = app.test_client().get("/", follow_redirects=True)  # the first run: setup
+    assert page.status_code == 200 and "Welcome to Referloop" in page.get_data(as_text=True)
+    app.jinja_env.get_template("email/referrer_thanks.html")
+    assert compiled == []
+    templates = Path(app.root_path) / "templates"
+    files = [path for path in templates.rglob("*") if path.suffix in {".html", ".txt"}]
+    assert len(app.jinja_env.cache) == len(files)

@@ -573,8 +573,9 @@ class Referral(db.Model):
         sa.Index("ix_referral_user_lower_name", "user_id", sa.text("lower(name)"), "id"),
         # One contact's referrals, newest first (their page, the referrer's form).
         # user_id is in it because every such query also checks it: with the
-        # contact alone, SQLite, which keeps no statistics, read the professional's
-        # whole user_id index instead, row by row, to find one contact's few.
+        # contact alone, SQLite (no statistics) saw a tie with the professional's
+        # user_id indexes, settled by the order the indexes were created in, and
+        # could read every referral they have to find one contact's few.
         sa.Index("ix_referral_contact_user_created", "contact_id", "user_id", "created_at"),
     )
 

@@ -17,9 +17,11 @@ depends_on = None
 
 def upgrade():
     # Queries for one contact's referrals also check the professional (user_id).
-    # With contact_id alone in an index, SQLite (no statistics) preferred the
-    # professional's indexes and read every referral they have; this index starts
-    # with both, so it wins, and it also gives the newest-first order.
+    # With contact_id alone in an index, SQLite (no statistics) saw a tie with the
+    # professional's indexes, settled by the order the indexes were created in
+    # (batch migrations recreate them in Python's hash order), and on some
+    # databases read every referral they have. This index starts with both, so it
+    # wins on any database, and it also gives the newest-first order.
     op.create_index(
         'ix_referral_contact_user_created', 'referral', ['contact_id', 'user_id', 'created_at']
     )

@@ -102,12 +102,20 @@ def _rhythm_has_moved_on(touchpoint):
 
 
 @functools.cache
-def _moved_on_query() -> sa.Select:
-    """Has the rhythm moved on from the touchpoint ``:touchpoint_id``? Built once: its
-    aliased subqueries cost more to build than to run, and every answer asks it."""
-    return sa.select(_rhythm_has_moved_on(Touchpoint)).where(
-        Touchpoint.id == sa.bindparam("touchpoint_id")
+def _plan_next_query(columns: tuple[str, ...]) -> sa.Insert:
+    """Insert a row of ``columns`` (those ``_row_after`` fills in), unless the rhythm
+    has moved on from the touchpoint ``:touchpoint_id``: the check and the insert
+    are one statement.
+
+    Built once: its aliased subqueries cost more to build than to run, and every
+    answer runs it. The columns not given get their defaults, as in a plain INSERT.
+    """
+    table = Touchpoint.__table__
+    values = [sa.bindparam(name, type_=table.c[name].type) for name in columns]
+    unless_moved_on = sa.select(*values).where(
+        Touchpoint.id == sa.bindparam("touchpoint_id"), ~_rhythm_has_moved_on(Touchpoint)
     )
+    return table.insert().from_select(columns, unless_moved_on)
 
 
 def plan_after_answer(touchpoint: Touchpoint, today: date | None = None) -> dict | None:
@@ -124,17 +132,18 @@ def plan_after_answer(touchpoint: Touchpoint, today: date | None = None) -> dict
         return None
     # Whoever plans this contact's next touchpoint holds its row until they commit
     # (on SQLite, the write lock the caller holds already does).
-    if db.session.get_bind().dialect.name != "sqlite":
-        db.session.execute(
+    connection = db.session.connection()
+    if connection.dialect.name != "sqlite":
+        connection.execute(
             sa.select(Contact.id).where(Contact.id == contact.id).with_for_update(key_share=True)
         )
-    moved_on = db.session.scalar(_moved_on_query(), {"touchpoint_id": touchpoint.id})
-    if moved_on:
-        return None
     row = _row_after(touchpoint, (today or date.today()) + timedelta(days=rhythm))
     # Plain statements, not the unit of work: the referrer's form waits for them.
-    connection = db.session.connection()
-    connection.execute(Touchpoint.__table__.insert(), [row])
+    planned = connection.execute(
+        _plan_next_query(tuple(row)), {**row, "touchpoint_id": touchpoint.id}
+    )
+    if planned.rowcount != 1:
+        return None  # the rhythm had moved on
     connection.execute(_settled_query(), {"touchpoint_id": touchpoint.id})
     if isinstance(touchpoint, Touchpoint):  # a record is read-only, and done with
         set_committed_value(touchpoint, "rhythm_pending", False)  # the rhythm acted after it

@@ -43,7 +43,9 @@ def read_first() -> None:
 
     Until ``begin_writing()``, nothing may be written; what was read must be
     checked again by the writes that depend on it (conditional UPDATEs, unique
-    constraints), because another request may commit in between.
+    constraints), because another request may commit in between. On SQLite the
+    reads are not even wrapped in a transaction (no BEGIN, no COMMIT): each
+    statement reads the latest commit, which is all such a view relies on.
     """
     g.read_first = True
 
@@ -52,7 +54,7 @@ def begin_writing() -> None:
     """Take SQLite's write lock for the rest of the transaction (after ``read_first``).
 
     A deferred SQLite transaction that has read cannot start writing while another
-    connection writes: it fails at once instead of waiting. So the read-only
+    connection writes: it fails at once instead of waiting. So any read-only
     transaction is ended, and a new one begins with the lock, waiting for it on
     the busy timeout like any writer. The session does not notice: its objects keep
     what was read. PostgreSQL needs none of this; there it does nothing.
@@ -64,7 +66,8 @@ def begin_writing() -> None:
     connection = session.connection()
     if connection.dialect.name != "sqlite" or connection.info.get(_HOLDS_WRITE_LOCK):
         return
-    connection.exec_driver_sql("COMMIT")
+    if connection.connection.driver_connection.in_transaction:
+        connection.exec_driver_sql("COMMIT")
     connection.exec_driver_sql("BEGIN IMMEDIATE")
     connection.info[_HOLDS_WRITE_LOCK] = True
 
@@ -115,10 +118,11 @@ def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        if connection.get_execution_options().get(_EACH_STATEMENT_ALONE):
-            connection.info[_HOLDS_WRITE_LOCK] = False
-            return  # each statement is its own read (reading_connection)
         lock = wants_write_lock()
+        alone = connection.get_execution_options().get(_EACH_STATEMENT_ALONE)
+        if alone or (not lock and has_request_context() and g.get("read_first", False)):
+            connection.info[_HOLDS_WRITE_LOCK] = False
+            return  # each statement is its own read (reading_connection, read_first)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if lock else "BEGIN")
         connection.info[_HOLDS_WRITE_LOCK] = lock
 

@@ -9,6 +9,7 @@ what is due, outside any request.
 from __future__ import annotations
 
 import base64
+import functools
 import re
 import smtplib
 import ssl
@@ -63,7 +64,13 @@ def render_email(template: str, subject: str, **context) -> tuple[str, str]:
     )
 
 
-def queue_email(
+@functools.lru_cache(maxsize=8)
+def _domain_of(sender: str) -> str:
+    """The domain of the sender's address (Message-IDs end with it), read once."""
+    return parseaddr(sender)[1].rpartition("@")[2]
+
+
+def compose_email(
     template: str,
     *,
     to_email: str,
@@ -76,70 +83,56 @@ def queue_email(
     batch_key: str | None = None,
     send_after: datetime | None = None,
     **context,
-) -> OutboundEmail:
-    """Render ``email/<template>.txt`` and ``.html`` and add the email to the outbox.
+) -> dict:
+    """Render ``email/<template>.txt`` and ``.html``: the email as its outbox row.
 
-    The caller commits. ``unsubscribe_url`` adds the one-click unsubscribe
-    headers (and reaches the templates); ``send_after`` holds the email back.
+    The row (column name to value, the same keys for every email) goes in with
+    ``queue_email``'s unit of work or ``insert_rows``' one INSERT. ``unsubscribe_url``
+    adds the one-click unsubscribe headers (and reaches the templates);
+    ``send_after`` holds the email back.
     """
     body_text, body_html = render_email(
         template, subject, unsubscribe_url=unsubscribe_url, **context
     )
-    sender_domain = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1].rpartition("@")[2]
-    email = OutboundEmail(
-        template=template,
-        to_email=to_email.strip(),
-        to_name=header_safe(to_name, 160),
-        reply_to=reply_to.strip(),
-        subject=header_safe(subject, 255),
-        body_text=body_text,
-        body_html=body_html,
-        message_id=make_msgid(domain=sender_domain or "referloop.localhost"),
-        user_id=user_id,
-        contact_id=contact_id,
-        unsubscribe_url=unsubscribe_url,
-        batch_key=batch_key,
-        next_attempt_at=send_after or utcnow(),
-    )
+    sender_domain = _domain_of(current_app.config["MAIL_DEFAULT_SENDER"])
+    return {
+        "template": template,
+        "to_email": to_email.strip(),
+        "to_name": header_safe(to_name, 160),
+        "reply_to": reply_to.strip(),
+        "subject": header_safe(subject, 255),
+        "body_text": body_text,
+        "body_html": body_html,
+        "message_id": make_msgid(domain=sender_domain or "referloop.localhost"),
+        "user_id": user_id,
+        "contact_id": contact_id,
+        "unsubscribe_url": unsubscribe_url,
+        "batch_key": batch_key,
+        "next_attempt_at": send_after or utcnow(),
+    }
+
+
+def queue_email(template: str, **fields) -> OutboundEmail:
+    """``compose_email``, added to the outbox in the session; the caller commits."""
+    return add_to_outbox(compose_email(template, **fields))
+
+
+def add_to_outbox(row: dict) -> OutboundEmail:
+    """A composed email (``compose_email``) added to the session; the caller commits."""
+    email = OutboundEmail(**row)
     db.session.add(email)
     return email
 
 
-def write_queued(emails: list[OutboundEmail]) -> None:
-    """Write emails ``queue_email`` added to the session now, as one INSERT, instead of
-    at the next flush.
+def insert_rows(rows: list[dict]) -> None:
+    """Write composed emails (``compose_email``) as one INSERT, in the session's
+    transaction; the columns not set get their defaults.
 
     For a view that writes everything else as plain statements (the referrer's
-    form): the unit of work costs several times the statement. The objects leave
-    the session; their fields, and the defaults of those not set, go in as they
-    would have.
+    form), where the unit of work would cost several times the statement.
     """
-    insert_rows(email_rows(emails))
-
-
-def email_rows(emails: list[OutboundEmail]) -> list[dict]:
-    """The rows of emails ``queue_email`` added to the session, taken out of it: the
-    first half of ``write_queued``, for a view that prepares them before it takes
-    SQLite's write lock and inserts them (``insert_rows``) while holding it."""
-    if not all(sa.inspect(email).pending for email in emails):
-        # A flushed email is written already: inserting it again would send it twice.
-        raise ValueError("write_queued and email_rows take emails queued and not yet flushed")
-    rows = []
-    for email in emails:
-        db.session.expunge(email)
-        fields = vars(email)
-        rows.append({column: fields[key] for key, column in _COLUMNS.items() if key in fields})
-    return rows
-
-
-def insert_rows(rows: list[dict]) -> None:
-    """Write ``email_rows`` as one INSERT; the columns not set get their defaults."""
     if rows:
         db.session.connection().execute(OutboundEmail.__table__.insert(), rows)
-
-
-# Attribute name -> column name, for every column OutboundEmail maps.
-_COLUMNS = {attr.key: attr.columns[0].key for attr in sa.inspect(OutboundEmail).column_attrs}
 
 
 class InvalidAddress(ValueError):

@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 
-from app.capture.emails import queue_new_referrals, queue_referrer_thanks
+from app.capture.emails import new_referrals_notice, referrer_thanks
 from app.extensions import db
-from app.mail import build_message, deliver_outbox
+from app.mail import add_to_outbox, build_message, deliver_outbox
 from app.models import (
     Contact,
     EmailState,
@@ -102,7 +102,7 @@ def queue_each_kind(referral, touchpoint) -> list[OutboundEmail]:
     """Every kind of email a referrer gets: the touchpoint, the thank-you, an update."""
     emails = [
         queue_touchpoint_email(touchpoint),
-        queue_referrer_thanks(touchpoint, [referral], "http://localhost/r/x"),
+        add_to_outbox(referrer_thanks(touchpoint, [referral], "http://localhost/r/x")),
     ]
     db.session.commit()
     return [*emails, queue_update(referral)]
@@ -134,7 +134,7 @@ def test_every_email_to_a_referrer_has_one_click_unsubscribe(contact, touchpoint
 
 
 def test_notices_to_the_professional_have_no_unsubscribe(user, touchpoint, referral):
-    notice = queue_new_referrals(touchpoint, [referral])
+    notice = add_to_outbox(new_referrals_notice(touchpoint, [referral]))
     db.session.commit()
     message = as_received(notice)
     assert message["To"].addresses[0].addr_spec == user.email
@@ -225,7 +225,7 @@ def test_undo_lets_emails_reach_them_again(app, contact, referral):
 
 def test_an_email_queued_before_is_not_delivered(app, user, contact, touchpoint, referral):
     update = queue_update(referral)
-    notice = queue_new_referrals(touchpoint, [referral])
+    notice = add_to_outbox(new_referrals_notice(touchpoint, [referral]))
     db.session.commit()
     one_click(app, update.unsubscribe_url)
     settled()
@@ -244,7 +244,7 @@ def test_the_smtp_server_receives_nothing_for_the_referrer(
     app, smtp_server, user, contact, touchpoint, referral
 ):
     queued = queue_each_kind(referral, touchpoint)
-    queue_new_referrals(touchpoint, [referral])
+    add_to_outbox(new_referrals_notice(touchpoint, [referral]))
     db.session.commit()
     one_click(app, queued[0].unsubscribe_url)
     settled()

@@ -7,9 +7,9 @@ The people the referrer names never get email from Referloop: only the referrer
 from __future__ import annotations
 
 from ..helpers import external_url
-from ..mail import queue_email
+from ..mail import add_to_outbox, compose_email
 from ..models import OutboundEmail, Referral, Touchpoint
-from ..referrers.emails import queue_to_referrer, why_cannot_email
+from ..referrers.emails import compose_to_referrer, why_cannot_email
 from .wording import (
     NEXT_STEP_FIRST_PERSON,
     UPDATES_PROMISE_FIRST_PERSON,
@@ -18,14 +18,13 @@ from .wording import (
 )
 
 
-def queue_referrer_thanks(
-    touchpoint: Touchpoint, referrals: list[Referral], link: str
-) -> OutboundEmail | None:
-    """Thank the referrer at once, unless there is no address or they opted out."""
+def referrer_thanks(touchpoint: Touchpoint, referrals: list[Referral], link: str) -> dict | None:
+    """The thank-you to the referrer, to send at once, as its outbox row
+    (``mail.compose_email``); None when there is no address or they opted out."""
     contact, user = touchpoint.contact, touchpoint.user
     if why_cannot_email(contact):
         return None
-    return queue_to_referrer(
+    return compose_to_referrer(
         "referrer_thanks",
         contact,
         subject=f"Thank you, {contact.first_name}",
@@ -38,8 +37,9 @@ def queue_referrer_thanks(
     )
 
 
-def queue_new_referrals(touchpoint: Touchpoint, referrals: list[Referral]) -> OutboundEmail:
-    """Tell the professional who was introduced, what they need and how to reach them."""
+def new_referrals_notice(touchpoint: Touchpoint, referrals: list[Referral]) -> dict:
+    """The professional's news of who was introduced, what they need and how to reach
+    them, as its outbox row (``mail.compose_email``)."""
     vendors = sum(1 for referral in referrals if referral.is_vendor)
     count = len(referrals) - vendors
     named = []
@@ -47,7 +47,7 @@ def queue_new_referrals(touchpoint: Touchpoint, referrals: list[Referral]) -> Ou
         named.append("1 person" if count == 1 else f"{count} people")
     if vendors:
         named.append("1 vendor" if vendors == 1 else f"{vendors} vendors")
-    return _queue_to_professional(
+    return _to_professional(
         "new_referrals",
         touchpoint,
         subject=f"{touchpoint.contact.name} introduced you to {' and '.join(named)}",
@@ -58,21 +58,24 @@ def queue_new_referrals(touchpoint: Touchpoint, referrals: list[Referral]) -> Ou
 
 def queue_fresh_link_request(touchpoint: Touchpoint) -> OutboundEmail:
     """Tell the professional that a referrer found their link expired and wants a new one."""
-    return _queue_to_professional(
-        "fresh_link_request",
-        touchpoint,
-        subject=f"{touchpoint.contact.name} asked for a new link",
-        link=external_url("touchpoints.detail", touchpoint_id=touchpoint.id),
+    return add_to_outbox(
+        _to_professional(
+            "fresh_link_request",
+            touchpoint,
+            subject=f"{touchpoint.contact.name} asked for a new link",
+            link=external_url("touchpoints.detail", touchpoint_id=touchpoint.id),
+        )
     )
 
 
-def _queue_to_professional(template: str, touchpoint: Touchpoint, *, subject: str, **context):
-    """A notice to the professional about one of their contacts; replies go to the contact.
+def _to_professional(template: str, touchpoint: Touchpoint, *, subject: str, **context) -> dict:
+    """A notice to the professional about one of their contacts, as its outbox row;
+    replies go to the contact.
 
     Templates get ``touchpoint``, ``contact`` and ``professional`` besides ``context``.
     """
     contact, user = touchpoint.contact, touchpoint.user
-    return queue_email(
+    return compose_email(
         template,
         to_email=user.email,
         to_name=user.name,

@@ -35,7 +35,7 @@ from ..connections.queries import connections_to_ask
 from ..database import begin_writing, read_first
 from ..extensions import db
 from ..helpers import external_url, is_htmx, mailto, render_page_or_fragment
-from ..mail import email_rows, insert_rows
+from ..mail import insert_rows
 from ..models import (
     Connection,
     ConnectionStatus,
@@ -62,7 +62,7 @@ from ..tokens import (
 )
 from . import bp
 from .drafts import referrer_drafts
-from .emails import queue_fresh_link_request, queue_new_referrals, queue_referrer_thanks
+from .emails import new_referrals_notice, queue_fresh_link_request, referrer_thanks
 from .forms import (
     LinkForm,
     NamedAskForm,
@@ -203,16 +203,15 @@ def submit(token):
         return html, 422
 
     key = form.submission_key.data
-    if not _already_saved(key):
-        try:
-            saved = _save(touchpoint, form, answers, token)
-        except IntegrityError:
-            # The same submission won a race (double click, two tabs): it is saved once.
-            db.session.rollback()
-            saved = True
-        if not saved:
-            # The link was revoked or replaced while the form was being checked.
-            return _link_problem(_read_link(token), token)
+    try:
+        saved = _save(touchpoint, form, answers, token)
+    except IntegrityError:
+        # This submission is saved already (a double click, two tabs, a replay): once.
+        db.session.rollback()
+        saved = True
+    if not saved and not _already_saved(key):
+        # The link was revoked or replaced while the form was being checked.
+        return _link_problem(_read_link(token), token)
     return redirect(url_for(".thanks", token=token, s=key), 303)
 
 
@@ -789,8 +788,9 @@ def _referral_rows(
     return [{**common, **row, "position": position} for position, row in enumerate(fields)]
 
 
-def _queue_emails(touchpoint: TouchpointRecord, rows: list[dict], token: str) -> list:
-    """The thank-you and the professional's notice for these referrals (none for none).
+def _compose_emails(touchpoint: TouchpointRecord, rows: list[dict], token: str) -> list[dict]:
+    """The thank-you and the professional's notice for these referrals (none for none),
+    as outbox rows.
 
     Answers that named nobody ("not now", "I don't know them well") need no email:
     the professional sees them on the contact's page.
@@ -801,8 +801,8 @@ def _queue_emails(touchpoint: TouchpointRecord, rows: list[dict], token: str) ->
     # attributes: a Referral's names, without the ORM's objects.
     referrals = [SimpleNamespace(**row) for row in rows]
     link = external_url("capture.form", token=token)
-    emails = [queue_referrer_thanks(touchpoint, referrals, link)]
-    emails.append(queue_new_referrals(touchpoint, referrals))
+    emails = [referrer_thanks(touchpoint, referrals, link)]
+    emails.append(new_referrals_notice(touchpoint, referrals))
     return [email for email in emails if email is not None]
 
 
@@ -854,27 +854,21 @@ def _preference_query() -> sa.Update:
 
 
 @functools.cache
-def _insert_referrals() -> sa.Insert:
-    referral = Referral.__table__
-    return referral.insert().returning(referral.c.id, sort_by_parameter_order=True)
-
-
-def _insert_history(rows: list[dict], ids: list[int], now: datetime, author: str) -> None:
-    """The first step of each new referral's history: created, by the referrer."""
-    db.session.connection().execute(
-        ReferralEvent.__table__.insert(),
-        [
-            {
-                "referral_id": referral_id,
-                "user_id": row["user_id"],
-                "kind": EventKind.CREATED,
-                "to_status": ReferralStatus.NEW,
-                "author": author,
-                "created_at": now,
-            }
-            for row, referral_id in zip(rows, ids, strict=True)
-        ],
-    )
+def _history_query() -> sa.Insert:
+    """The first step of the history of each referral a submission made: created, by
+    the referrer. Read back by the submission key, so the referrals' INSERT needs
+    no RETURNING (its many rows go in as one executemany)."""
+    referral, event = Referral.__table__.c, ReferralEvent.__table__
+    created = sa.select(
+        referral.id,
+        referral.user_id,
+        sa.bindparam("kind", EventKind.CREATED, type_=event.c.kind.type),
+        sa.bindparam("to_status", ReferralStatus.NEW, type_=event.c.to_status.type),
+        sa.bindparam("author", type_=event.c.author.type),
+        sa.bindparam("now", type_=event.c.created_at.type),
+    ).where(referral.submission_key == sa.bindparam("key"))
+    columns = ["referral_id", "user_id", "kind", "to_status", "author", "created_at"]
+    return event.insert().from_select(columns, created)
 
 
 def _save(touchpoint: TouchpointRecord, form: ReferralForm, answers: Answers, token: str) -> bool:
@@ -895,31 +889,34 @@ def _save(touchpoint: TouchpointRecord, form: ReferralForm, answers: Answers, to
     # is written below, with the rest.
     contact = dataclasses.replace(touchpoint.contact, update_preference=preference)
     touchpoint = dataclasses.replace(touchpoint, contact=contact)
-    # The emails leave the session as rows at once (no flush can write them before
-    # the lock is held and the answers claimed), and go in with one INSERT below.
-    with db.session.no_autoflush:
-        emails = email_rows(_queue_emails(touchpoint, rows, token))
-        begin_writing()
-        if not _answer_touchpoint(touchpoint, now):
-            db.session.rollback()
-            return False
-        claimed = _claim_answers(touchpoint, answers.asks, now)
-        if not expected <= claimed:
-            rows = _referral_rows(touchpoint, form, answers, expected & claimed, now)
-            emails = email_rows(_queue_emails(touchpoint, rows, token))
-        if not rows and not claimed:
-            db.session.rollback()
-            return True
-        if rows:
-            ids = db.session.connection().execute(_insert_referrals(), rows).scalars().all()
-            _insert_history(rows, ids, now, author=f"{touchpoint.contact.name} (referrer)")
-        db.session.connection().execute(
-            _preference_query(), {"contact_id": touchpoint.contact_id, "preference": preference}
+    # The emails are composed as rows, before the lock; they go in with one INSERT
+    # below, once it is held and the answers are claimed.
+    emails = _compose_emails(touchpoint, rows, token)
+    begin_writing()
+    if not _answer_touchpoint(touchpoint, now):
+        db.session.rollback()
+        return False
+    claimed = _claim_answers(touchpoint, answers.asks, now)
+    if not expected <= claimed:
+        rows = _referral_rows(touchpoint, form, answers, expected & claimed, now)
+        emails = _compose_emails(touchpoint, rows, token)
+    if not rows and not claimed:
+        db.session.rollback()
+        return True
+    connection = db.session.connection()
+    if rows:
+        connection.execute(Referral.__table__.insert(), rows)
+        author = f"{touchpoint.contact.name} (referrer)"
+        connection.execute(
+            _history_query(), {"key": form.submission_key.data, "author": author, "now": now}
         )
-        from ..touchpoints.planning import plan_after_answer  # the rhythm: plan the next one
+    connection.execute(
+        _preference_query(), {"contact_id": touchpoint.contact_id, "preference": preference}
+    )
+    from ..touchpoints.planning import plan_after_answer  # the rhythm: plan the next one
 
-        plan_after_answer(touchpoint)
-        insert_rows(emails)
+    plan_after_answer(touchpoint)
+    insert_rows(emails)
     db.session.commit()
     return True
 

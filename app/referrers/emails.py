@@ -1,4 +1,4 @@
-"""Every email to a referrer goes through ``queue_to_referrer``.
+"""Every email to a referrer goes through ``compose_to_referrer`` (``queue_to_referrer``).
 
 It adds what all of them need: the professional as the person replies reach,
 and the one-click unsubscribe address (headers and footer). Referred people
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..mail import queue_email
+from ..mail import add_to_outbox, compose_email
 from ..models import Contact, OutboundEmail
 from ..tokens import unsubscribe_url
 
@@ -27,7 +27,12 @@ def why_cannot_email(contact: Contact) -> str | None:
     return None
 
 
-def queue_to_referrer(
+def queue_to_referrer(template: str, contact: Contact, **fields) -> OutboundEmail:
+    """``compose_to_referrer``, added to the outbox in the session; the caller commits."""
+    return add_to_outbox(compose_to_referrer(template, contact, **fields))
+
+
+def compose_to_referrer(
     template: str,
     contact: Contact,
     *,
@@ -35,14 +40,15 @@ def queue_to_referrer(
     batch_key: str | None = None,
     send_after: datetime | None = None,
     **context,
-) -> OutboundEmail:
-    """Queue an email from the professional to one of their contacts; the caller commits.
+) -> dict:
+    """An email from the professional to one of their contacts, as its outbox row
+    (``mail.compose_email``).
 
     Check ``why_cannot_email`` first. Templates get ``contact``, ``sender`` and
     ``unsubscribe_url`` besides ``context``.
     """
     user = contact.user
-    return queue_email(
+    return compose_email(
         template,
         to_email=contact.email,
         to_name=contact.name,

@@ -89,7 +89,9 @@ def register_extensions(app: Flask) -> None:
     compress.init_app(app)
 
     with app.app_context():
-        configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+        configure_engine(
+            db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"], app.config["SQLITE_WAL_AUTOCHECKPOINT"]
+        )
 
 
 def register_blueprints(app: Flask) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -96,4 +97,48 @@ def test_a_post_that_reads_first_takes_sqlites_write_lock_only_to_write(tmp_path
 
     other_writes(5)
     assert [n for (n,) in other.execute("SELECT n FROM note ORDER BY n")] == [2, 4, 5]
+    other.close()
+
+
+def test_a_writer_waits_for_the_lock_and_gives_up_after_the_busy_timeout(tmp_path):
+    """SQLite's busy handler is off while a writer tries for the lock (it slept whole
+    milliseconds past its release); the writer tries again itself, for as long as
+    the busy timeout says, and then fails as any statement would."""
+    path = tmp_path / "wait.sqlite"
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+            "TESTING": True,
+            "SQLITE_BUSY_TIMEOUT_MS": 300,
+        },
+        str(tmp_path),
+    )
+    with app.app_context(), db.engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE note (n INTEGER)")
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+
+    def busy_timeout() -> int:
+        return db.session.connection().exec_driver_sql("PRAGMA busy_timeout").scalar()
+
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.1, other.execute, ["COMMIT"])
+    release.start()
+    with app.test_request_context("/", method="POST"):
+        db.session.execute(sa.text("INSERT INTO note VALUES (1)"))  # waits for the COMMIT
+        assert busy_timeout() == 300  # back for every other statement
+        db.session.commit()
+        db.session.remove()
+    release.join()
+
+    other.execute("BEGIN IMMEDIATE")  # and keeps it
+    with app.test_request_context("/", method="POST"):
+        with pytest.raises(sa.exc.OperationalError, match="locked"):
+            db.session.execute(sa.text("INSERT INTO note VALUES (2)"))
+        db.session.remove()
+    with app.test_request_context("/"):  # a GET: no lock asked for
+        assert db.engine.pool.checkedin() == 1  # the connection that gave up
+        assert busy_timeout() == 300
+        db.session.remove()
+    other.execute("COMMIT")
+    assert [n for (n,) in other.execute("SELECT n FROM note")] == [1]
     other.close()

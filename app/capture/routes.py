@@ -854,6 +854,11 @@ def _preference_query() -> sa.Update:
 
 
 @functools.cache
+def _insert_referrals() -> sa.Insert:
+    return Referral.__table__.insert()
+
+
+@functools.cache
 def _history_query() -> sa.Insert:
     """The first step of the history of each referral a submission made: created, by
     the referrer. Read back by the submission key, so the referrals' INSERT needs
@@ -885,6 +890,8 @@ def _save(touchpoint: TouchpointRecord, form: ReferralForm, answers: Answers, to
     expected = {ask.connection.id for ask in answers.asks if ask.status == ConnectionStatus.YES}
     rows = _referral_rows(touchpoint, form, answers, expected, now)
     preference = form.update_preference.data
+    # Most referrers keep the choice the page showed them: nothing to write then.
+    preference_changed = preference != touchpoint.contact.update_preference
     # The emails say how often the referrer will hear, as they just chose; the row
     # is written below, with the rest.
     contact = dataclasses.replace(touchpoint.contact, update_preference=preference)
@@ -905,14 +912,15 @@ def _save(touchpoint: TouchpointRecord, form: ReferralForm, answers: Answers, to
         return True
     connection = db.session.connection()
     if rows:
-        connection.execute(Referral.__table__.insert(), rows)
+        connection.execute(_insert_referrals(), rows)
         author = f"{touchpoint.contact.name} (referrer)"
         connection.execute(
             _history_query(), {"key": form.submission_key.data, "author": author, "now": now}
         )
-    connection.execute(
-        _preference_query(), {"contact_id": touchpoint.contact_id, "preference": preference}
-    )
+    if preference_changed:
+        connection.execute(
+            _preference_query(), {"contact_id": touchpoint.contact_id, "preference": preference}
+        )
     from ..touchpoints.planning import plan_after_answer  # the rhythm: plan the next one
 
     plan_after_answer(touchpoint)

@@ -75,7 +75,7 @@ def _is_real_secret(key) -> bool:
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
-    from .database import configure_engine, render_migration_item
+    from .database import close_reading_connection, configure_engine, render_migration_item
 
     migrate.init_app(
         app, db, render_as_batch=True, compare_type=True, render_item=render_migration_item
@@ -88,6 +88,7 @@ def register_extensions(app: Flask) -> None:
     app.jinja_env.globals["current_user"] = current_user
     compress.init_app(app)
 
+    app.teardown_appcontext(close_reading_connection)
     with app.app_context():
         configure_engine(
             db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"], app.config["SQLITE_WAL_AUTOCHECKPOINT"]

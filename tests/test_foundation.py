@@ -128,14 +128,20 @@ def test_links_for_emails_follow_base_url_with_its_path_and_its_changes(app):
 
 
 def test_templates_compiled_before_the_workers_fork_are_not_compiled_again(app, monkeypatch):
-    """gunicorn.conf.py compiles every template once, in the process that forks."""
+    """gunicorn.conf.py compiles every template once, in the process that forks, then
+    freezes what it loaded out of the garbage collector's generations."""
+    import gc
     import runpy
     from types import SimpleNamespace
 
     hooks = runpy.run_path(str(Path(app.root_path).parent / "gunicorn.conf.py"))
     master = SimpleNamespace(cfg=SimpleNamespace(preload_app=True), app=SimpleNamespace())
     master.app.wsgi = lambda: app
-    hooks["when_ready"](master)
+    try:
+        hooks["when_ready"](master)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()  # this process is the test run, not a master about to fork
 
     compiled = []
     compile_now = app.jinja_env.compile

@@ -5,6 +5,7 @@ import dataclasses
 import pytest
 import sqlalchemy as sa
 
+from app.database import close_reading_connection, reading_connection
 from app.extensions import db
 from app.models import Contact, ContactKind, KindWording, Touchpoint, User
 from app.records import link_records
@@ -80,22 +81,28 @@ def test_a_link_record_is_read_only_and_none_for_no_touchpoint(user):
 
 def test_a_link_is_read_without_a_transaction_and_the_pooled_connection_keeps_them(app, user):
     """No BEGIN and ROLLBACK around a link's reads: PostgreSQL in autocommit, SQLite
-    with no BEGIN. The pooled connection goes back to transactions afterwards."""
+    with no BEGIN, on a connection of the engine's (the session is not even used).
+    The pooled connection goes back to transactions afterwards."""
     touchpoint_id = make_touchpoint(make_contact(user)).id
     db.session.commit()
     db.session.remove()
     with app.test_request_context("/r/x"):
         assert link_records(touchpoint_id).id == touchpoint_id
-        driver = db.session.connection().connection.driver_connection
-        postgresql = db.session.get_bind().dialect.name == "postgresql"
+        assert not db.session.registry.has()
+        reading = reading_connection()
+        assert reading_connection() is reading  # one per request
+        driver = reading.connection.driver_connection
+        postgresql = reading.dialect.name == "postgresql"
         if postgresql:
             assert driver.autocommit is True
         else:
             assert not driver.in_transaction
-        db.session.remove()
+        close_reading_connection()
+        assert reading.closed
         driver = db.session.connection().connection.driver_connection
         if postgresql:
             assert driver.autocommit is False
         else:
             assert driver.in_transaction
+        assert reading_connection() is db.session.connection()  # the session's, once it reads
         db.session.remove()

@@ -32,7 +32,7 @@ from wtforms import RadioField
 from wtforms.fields.choices import enum_choices, enum_coerce
 
 from ..connections.queries import connections_to_ask
-from ..database import begin_writing, read_first
+from ..database import begin_writing, read_first, reading_connection
 from ..extensions import db
 from ..helpers import external_url, is_htmx, mailto, render_page_or_fragment
 from ..mail import insert_rows
@@ -564,7 +564,7 @@ def introduced_by(contact: Contact | ContactRecord, pro: str) -> tuple[list[Intr
     if getattr(contact, "introduced_anyone", True) is False:
         return [], False
     contact_id, user_id = contact.id, contact.user_id
-    connection = db.session.connection()
+    connection = reading_connection()
     rows = connection.execute(
         _introduced_query(), {"contact_id": contact_id, "user_id": user_id}
     ).all()

@@ -101,7 +101,8 @@ def _begin_immediate(connection) -> None:
                 break
             except sqlite3.OperationalError as exc:
                 waited = time.monotonic() - started
-                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or waited >= timeout:
+                busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY  # and its variants
+                if not busy or waited >= timeout:
                     # Once more through SQLAlchemy, to fail as every statement does.
                     connection.exec_driver_sql("BEGIN IMMEDIATE")
                     break

@@ -27,6 +27,7 @@ from flask import g
 from werkzeug.serving import make_server
 
 from app import create_app
+from app.database import close_reading_connection
 from app.extensions import db
 
 IN_CI = os.environ.get("REFERLOOP_CI") == "1"
@@ -101,6 +102,7 @@ def app(app_config, instance_path):
 
 
 def _fresh_g() -> None:
+    close_reading_connection()  # as the previous request's app context would have
     for name in list(vars(g)):
         delattr(g, name)
 

@@ -17,7 +17,9 @@ import re
 import statistics
 import threading
 import urllib.request
+from collections import defaultdict
 from datetime import date, timedelta
+from functools import partial
 from types import SimpleNamespace
 from urllib.parse import urlencode
 
@@ -207,11 +209,46 @@ def _sampling(server: Server) -> threading.Event:
     return stop
 
 
-def _rate(url: str, seconds: float, headers: dict = BROWSER_HEADERS, **options) -> float:
-    result = wrk(url, seconds, headers=headers, **options)
+def _rate(
+    url: str, seconds: float, headers: dict = BROWSER_HEADERS, *, counted=None, **options
+) -> float:
+    """Requests per second of a wrk run; ``counted`` (a ``WorkerCpu.run`` for one kind
+    and server, partly applied) also counts the workers' CPU time."""
+
+    def load():
+        return wrk(url, seconds, headers=headers, **options)
+
+    result = counted(load) if counted else load()
     if result.errors:
         raise RuntimeError(f"{url} answered {result.errors} errors:\n{result.output}")
     return result.requests_per_second
+
+
+class WorkerCpu:
+    """The workers' CPU time per request, for each kind of request: steadier from
+    one host to another than the rates, since it leaves out wrk and the kernel's
+    loopback, which share the two cores."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.requests: dict[str, int] = defaultdict(int)
+
+    def run(self, kind: str, server: Server, load):
+        """``load()`` (a wrk run against ``server``), counted under ``kind``."""
+        before = server.cpu_seconds()
+        result = load()
+        self.seconds[kind] += server.cpu_seconds() - before
+        self.requests[kind] += result.requests
+        return result
+
+    def figures(self) -> dict:
+        ms = {kind: 1000 * self.seconds[kind] / self.requests[kind] for kind in self.seconds}
+        return {
+            "worker_cpu_ms_per_request": {kind: round(value, 3) for kind, value in ms.items()},
+            "worker_cpu_in_hellos": {
+                kind: round(value / ms["hello"], 1) for kind, value in ms.items() if kind != "hello"
+            },
+        }
 
 
 def measure(kind: str, quick: bool) -> dict:
@@ -251,9 +288,10 @@ def measure(kind: str, quick: bool) -> dict:
 
         say(f"form page against hello, {rounds} rounds of {seconds} s each")
         hello_rates, form_rates, safari_rates = [], [], []
+        cpu = WorkerCpu()
         for _ in range(rounds):
-            hello_rates.append(_rate(hello_url, seconds))
-            form_rates.append(_rate(form_url, seconds))
+            hello_rates.append(_rate(hello_url, seconds, counted=partial(cpu.run, "hello", hello)))
+            form_rates.append(_rate(form_url, seconds, counted=partial(cpu.run, "form", server)))
             safari_rates.append(_rate(form_url, seconds, SAFARI_HEADERS))
 
         say(f"form submissions against hello, {rounds} rounds of {seconds} s each")
@@ -264,12 +302,16 @@ def measure(kind: str, quick: bool) -> dict:
         submit_hello, submit_runs = [], []
         offset = 0
         for _ in range(rounds):
-            submit_hello.append(_rate(hello_url, seconds))
-            run = wrk(
-                f"{server.url}/",
-                seconds,
-                script=ROOT / "bench" / "submit.lua",
-                env={**submit_env, "BENCH_SUBMIT_OFFSET": str(offset)},
+            submit_hello.append(_rate(hello_url, seconds, counted=partial(cpu.run, "hello", hello)))
+            run = cpu.run(
+                "submit",
+                server,
+                lambda offset=offset: wrk(
+                    f"{server.url}/",
+                    seconds,
+                    script=ROOT / "bench" / "submit.lua",
+                    env={**submit_env, "BENCH_SUBMIT_OFFSET": str(offset)},
+                ),
             )
             submit_runs.append(run)
             # The next round starts past every touchpoint this one could have reached.
@@ -322,6 +364,7 @@ def measure(kind: str, quick: bool) -> dict:
             "rounds": rounds,
             "seconds_per_round": seconds,
             "wrk": f"-t{WRK_THREADS} -c{WRK_CONNECTIONS}",
+            **cpu.figures(),
         },
     }
 

@@ -62,9 +62,31 @@ class Server:
             if match:
                 self.peak_rss_kb[pid] = max(self.peak_rss_kb.get(pid, 0), int(match.group(1)))
 
+    def cpu_seconds(self) -> float:
+        """CPU time the workers have used so far, user and system: the live ones'
+        own, plus what the master was credited when it reaped retired ones (a
+        worker is replaced every ``max_requests``)."""
+        ticks = _ticks(self.process.pid, children=True)
+        for pid in self.workers():
+            ticks += _ticks(pid)
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     @property
     def peak_worker_rss_mb(self) -> float:
         return max(self.peak_rss_kb.values(), default=0) / 1024
+
+
+def _ticks(pid: int, children: bool = False) -> int:
+    """utime + stime of ``pid`` in clock ticks (or cutime + cstime: its reaped children's),
+    from /proc/<pid>/stat; 0 for a process that has gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    # Fields after the command name, which is in parentheses and may hold spaces.
+    fields = stat.rpartition(")")[2].split()
+    first = 13 if children else 11  # utime is field 14 of proc(5), cutime field 16
+    return int(fields[first]) + int(fields[first + 1])
 
 
 @contextmanager

@@ -16,7 +16,8 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 # Pages the write-ahead log collects before a commit copies them into the database
 # (SQLite's default is 1,000). Each checkpoint writes every page it holds once, and
 # syncs twice: under a stream of referrers' answers, which change the same index
-# pages over and over, 10,000 (a WAL of up to 40 MB) took a twelfth off each answer.
+# pages over and over, 10,000 (a WAL of up to 40 MB) took about 7% off each answer's
+# worker time (3.97 to 3.68 ms).
 SQLITE_WAL_AUTOCHECKPOINT = 10_000
 
 # Base address used in links that leave the site (emails, copied client links).

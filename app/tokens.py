@@ -107,8 +107,9 @@ def show_client_link(token: str) -> ClientLink:
 
 
 def check_client_link(token: str) -> ClientLink:
-    """The same records, read in the request's transaction: for a view that writes
-    with plain statements only, each checking again what it relies on (the
+    """The same records, read on the session's connection (the one the writes will
+    use; on SQLite, after ``read_first``, outside any transaction): for a view that
+    writes with plain statements only, each checking again what it relies on (the
     referrer's form: ``capture.routes.submit``)."""
     return _client_link(
         token, lambda touchpoint_id: link_records(touchpoint_id, db.session.connection())

@@ -1,8 +1,10 @@
 """The referrer's form: one small WTForms form per person, and the page around them.
 
-Rows are plain ``Form`` instances with a ``people-<i>-`` prefix rather than a
+Rows are small forms of their own with a ``people-<i>-`` prefix rather than a
 FieldList: FieldList rendering was measured far too slow for a page every
 referrer opens, and plain prefixes keep the no-JavaScript add and remove simple.
+They are ``fields.PlainForm``s: WTForms' validators and rules for reading a post,
+without the cost of binding WTForms fields (see fields.py).
 
 Besides the people rows: one ``NamedAskForm`` per known connection
 (``named-<connection id>-``: "Would you be comfortable introducing ...?"), and,
@@ -13,7 +15,6 @@ for the other vendors who help run a client's business. Friends and family get
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
 import uuid
@@ -21,8 +22,6 @@ from dataclasses import dataclass
 
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
-from wtforms import BooleanField, Form, HiddenField, RadioField, StringField, TextAreaField
-from wtforms.fields import EmailField, TelField
 from wtforms.fields.choices import SelectChoice, enum_choices, enum_coerce
 from wtforms.validators import (
     DataRequired,
@@ -35,6 +34,7 @@ from wtforms.validators import (
 
 from ..forms_common import DeliverableEmail, phone_validators, strip
 from ..models import Connection, ConnectionStatus, IntroMethod, UpdatePreference
+from .fields import Check, PlainForm, Radio, Text
 from .wording import named_question
 
 PERSON_PREFIX = "people-{}-"
@@ -73,7 +73,7 @@ def split_reach(value: str | None) -> tuple[str, str]:
     return (value, "") if "@" in value else ("", value)
 
 
-class PersonForm(Form):
+class PersonForm(PlainForm):
     """One person the referrer names: who, how to reach them, and how to be introduced."""
 
     short = False
@@ -82,43 +82,36 @@ class PersonForm(Form):
     # Fields that say someone started describing a person (the radios always have a value).
     typed_fields: tuple[str, ...] = ("name", "email", "phone", "how_known", "need")
 
-    name = StringField(
+    name = Text(
         "Their name",
-        validators=[DataRequired("Please give their name."), Length(max=160)],
+        [DataRequired("Please give their name."), Length(max=160)],
         filters=[strip],
     )
-    email = EmailField(
+    email = Text(
         "Email",
-        validators=[
+        [
             Optional(),
             Length(max=254),
             DeliverableEmail("That email address doesn't look right. Please check it."),
         ],
         filters=[strip],
     )
-    phone = TelField(
-        "Phone",
-        validators=phone_validators(),
-        filters=[strip],
-    )
-    how_known = StringField("How do you know them?", validators=[Optional(), Length(max=500)])
-    need = TextAreaField(
-        "What do they need, or what did they say?", validators=[Optional(), Length(max=2000)]
-    )
-    intro_method = RadioField(
+    phone = Text("Phone", phone_validators(), filters=[strip])
+    how_known = Text("How do you know them?", [Optional(), Length(max=500)])
+    need = Text("What do they need, or what did they say?", [Optional(), Length(max=2000)])
+    intro_method = Radio(
         "How should the introduction happen?",
         choices=enum_choices(IntroMethod, label=lambda method: method.label),
         coerce=enum_coerce(IntroMethod),
         default=IntroMethod.MENTION_REFERRER,
-        validate_choice=True,
     )
-    consent = BooleanField(
+    consent = Check(
         "They're happy to be contacted about this",
-        validators=[DataRequired("Please confirm they're happy to be contacted.")],
+        [DataRequired("Please confirm they're happy to be contacted.")],
     )
 
-    def __init__(self, *args, professional: str = "", **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, formdata=None, *, prefix: str = "", professional: str = ""):
+        super().__init__(formdata, prefix)
         self.professional = professional or "we"
         # The "email or phone" rule belongs to neither field alone.
         self.reach_errors: list[str] = []
@@ -130,8 +123,8 @@ class PersonForm(Form):
             (getattr(self, name).data or "").strip() for name in self.typed_fields
         )
 
-    def validate(self, extra_validators=None) -> bool:
-        valid = super().validate(extra_validators)
+    def validate(self) -> bool:
+        valid = super().validate()
         self.reach_errors = []
         if not self.email.data and not self.phone.data:
             self.reach_errors.append(
@@ -174,15 +167,11 @@ class ShortPersonForm(PersonForm):
     phone = None
     how_known = None
     intro_method = None
-    reach = StringField(
-        "Their email or phone number",
-        validators=[_one_way_to_reach],
-        filters=[strip],
-    )
+    reach = Text("Their email or phone number", [_one_way_to_reach], filters=[strip])
 
-    def validate(self, extra_validators=None) -> bool:
+    def validate(self) -> bool:
         self.reach_errors = []
-        return Form.validate(self, extra_validators)
+        return PlainForm.validate(self)
 
     def error_list(self) -> list[tuple[str, str]]:
         pairs = []
@@ -216,31 +205,28 @@ NAMED_ANSWERS = (
 NAMED_ANSWER_MESSAGE = "Choose yes, not now, or that you don't know them well."
 
 
-class NamedAskForm(Form):
+class NamedAskForm(PlainForm):
     """One named question about a known connection. Leaving it unanswered is fine."""
 
     is_blank = False  # see BlankAsk
 
-    answer = RadioField(
+    answer = Radio(
         "Your answer",
         choices=[SelectChoice(status.value, label) for status, label in NAMED_ANSWERS],
         validate_choice=False,  # checked in validate(): no answer is allowed
     )
-    intro_method = RadioField(
+    intro_method = Radio(
         "How should the introduction happen?",
         choices=enum_choices(IntroMethod, label=lambda method: method.label),
         coerce=enum_coerce(IntroMethod),
         default=IntroMethod.REFERRER_INTRODUCES,
-        validate_choice=True,
     )
-    need = TextAreaField(
-        "What might they need? (optional)", validators=[Optional(), Length(max=2000)]
-    )
+    need = Text("What might they need? (optional)", [Optional(), Length(max=2000)])
 
     def __init__(
         self, formdata=None, *, connection: Connection, professional: str = "", short=False
     ):
-        super().__init__(formdata, prefix=NAMED_PREFIX.format(connection.id))
+        super().__init__(formdata, NAMED_PREFIX.format(connection.id))
         self.connection = connection
         self.professional = professional or "we"
         # Friends and family are not asked how: a yes means they introduce.
@@ -261,8 +247,8 @@ class NamedAskForm(Form):
     def method(self) -> IntroMethod:
         return IntroMethod.REFERRER_INTRODUCES if self.short else self.intro_method.data
 
-    def validate(self, extra_validators=None) -> bool:
-        super().validate(extra_validators)
+    def validate(self) -> bool:
+        super().validate()
         if self.status != ConnectionStatus.YES:
             # How and what they need only matter for a yes.
             self.intro_method.errors = []
@@ -298,30 +284,26 @@ class NamedAskForm(Form):
         }
 
 
-class VendorForm(Form):
+class VendorForm(PlainForm):
     """Another vendor who helps run the client's business (a new source, not a client)."""
 
     typed_fields = ("name", "company", "what", "reach")
 
-    name = StringField(
+    name = Text(
         "Their name",
-        validators=[DataRequired("Please give their name."), Length(max=160)],
+        [DataRequired("Please give their name."), Length(max=160)],
         filters=[strip],
     )
-    company = StringField("Company", validators=[Optional(), Length(max=160)], filters=[strip])
-    what = StringField(
-        "What they do for you", validators=[Optional(), Length(max=500)], filters=[strip]
-    )
-    reach = StringField(
-        "Their email or phone number", validators=[_one_way_to_reach], filters=[strip]
-    )
-    consent = BooleanField(
+    company = Text("Company", [Optional(), Length(max=160)], filters=[strip])
+    what = Text("What they do for you", [Optional(), Length(max=500)], filters=[strip])
+    reach = Text("Their email or phone number", [_one_way_to_reach], filters=[strip])
+    consent = Check(
         "They're happy to be contacted about this",
-        validators=[DataRequired("Please confirm they're happy to be contacted.")],
+        [DataRequired("Please confirm they're happy to be contacted.")],
     )
 
-    def __init__(self, *args, professional: str = "", **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, formdata=None, *, prefix: str = "", professional: str = ""):
+        super().__init__(formdata, prefix)
         self.professional = professional or "we"
 
     @property
@@ -359,15 +341,18 @@ class LinkForm(FlaskForm):
         csrf = False
 
 
-class ReferralForm(LinkForm):
-    """The page-level fields: idempotency key and how the referrer wants to hear back."""
+class ReferralForm(PlainForm):
+    """The page-level fields: idempotency key and how the referrer wants to hear back.
 
-    submission_key = HiddenField(validators=[Regexp(_SUBMISSION_KEY)])
-    update_preference = RadioField(
+    Like every form of the referrer's page it has no CSRF field: the link's token
+    is checked before every view of the blueprint (``capture/__init__.py``).
+    """
+
+    submission_key = Text(validators=[Regexp(_SUBMISSION_KEY)])
+    update_preference = Radio(
         "How would you like to hear how it goes?",
         choices=enum_choices(UpdatePreference, label=lambda preference: preference.label),
         coerce=enum_coerce(UpdatePreference),
-        validate_choice=True,
     )
 
     def ensure_submission_key(self) -> None:
@@ -376,40 +361,10 @@ class ReferralForm(LinkForm):
             self.submission_key.data = uuid.uuid4().hex
 
 
-@dataclass(frozen=True)
-class ShownField:
-    """What the form page reads of a field it only shows: what ``radio_options``
-    and the template need, without building a form."""
-
-    id: str
-    name: str
-    data: object
-    choices: list = dataclasses.field(default_factory=list)
-    errors: tuple = ()
-
-
-@dataclass(frozen=True)
-class BlankReferralForm:
+def blank_referral_form(preference: UpdatePreference) -> ReferralForm:
     """The page-level fields as the form page first shows them: a fresh submission
-    key and the referrer's current preference (a ``ReferralForm`` reads the POST)."""
-
-    submission_key: ShownField
-    update_preference: ShownField
-
-
-def blank_referral_form(preference: UpdatePreference) -> BlankReferralForm:
-    """Building a ReferralForm cost a sixteenth of the form page; its radios' choices
-    come from one made once per process."""
-    shown = _shared_referral_form().update_preference
-    return BlankReferralForm(
-        submission_key=ShownField("submission_key", "submission_key", uuid.uuid4().hex),
-        update_preference=ShownField(shown.id, shown.name, preference, shown.choices),
-    )
-
-
-@functools.cache
-def _shared_referral_form() -> ReferralForm:
-    return ReferralForm(formdata=None)
+    key and the referrer's current preference."""
+    return ReferralForm(submission_key=uuid.uuid4().hex, update_preference=preference)
 
 
 def person_forms(

@@ -160,7 +160,7 @@ def submit(token):
         return _link_problem(link, token)
     touchpoint = link.touchpoint
     pro, short = first_name(touchpoint.user), _is_short(touchpoint)
-    form = ReferralForm()
+    form = ReferralForm(request.form)
     form.ensure_submission_key()
     action = request.form.get("action", "submit")
     # Every answer is read back, whatever the button: nothing typed is ever lost.

@@ -6,6 +6,8 @@ The people the referrer names never get email from Referloop: only the referrer
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..helpers import external_url
 from ..mail import add_to_outbox, compose_email
 from ..models import OutboundEmail, Referral, Touchpoint
@@ -37,23 +39,61 @@ def referrer_thanks(touchpoint: Touchpoint, referrals: list[Referral], link: str
     )
 
 
+@dataclass(frozen=True)
+class Detail:
+    """One line about a referral in the professional's notice. ``style``: "long" (what
+    they need, what a vendor does: paragraphs, or indented lines), "quote" (the way
+    to introduce them, in the referrer's words), or "" (as it is)."""
+
+    label: str
+    value: str
+    style: str = ""
+
+
 def new_referrals_notice(touchpoint: Touchpoint, referrals: list[Referral]) -> dict:
     """The professional's news of who was introduced, what they need and how to reach
-    them, as its outbox row (``mail.compose_email``)."""
-    vendors = sum(1 for referral in referrals if referral.is_vendor)
-    count = len(referrals) - vendors
+    them, as its outbox row (``mail.compose_email``).
+
+    Both bodies list the same details for each referral, the empty ones left out
+    (``people`` and ``vendors``: (referral, details) pairs), worked out once here.
+    """
+    knows = f"How {touchpoint.contact.first_name} knows them"
+    people = [(r, _person_details(r, knows)) for r in referrals if not r.is_vendor]
+    vendors = [(r, _vendor_details(r)) for r in referrals if r.is_vendor]
     named = []
-    if count:
-        named.append("1 person" if count == 1 else f"{count} people")
+    if people:
+        named.append("1 person" if len(people) == 1 else f"{len(people)} people")
     if vendors:
-        named.append("1 vendor" if vendors == 1 else f"{vendors} vendors")
+        named.append("1 vendor" if len(vendors) == 1 else f"{len(vendors)} vendors")
     return _to_professional(
         "new_referrals",
         touchpoint,
         subject=f"{touchpoint.contact.name} introduced you to {' and '.join(named)}",
-        referrals=referrals,
+        people=people,
+        vendors=vendors,
         link=external_url("contacts.detail", contact_id=touchpoint.contact_id),
     )
+
+
+def _person_details(referral: Referral, knows: str) -> list[Detail]:
+    details = [
+        Detail("Email", referral.email),
+        Detail("Phone", referral.phone),
+        Detail(knows, referral.how_known),
+        Detail("What they need", referral.need, "long"),
+    ]
+    introduction = Detail("Introduction", referral.intro_method.label, "quote")
+    return [detail for detail in details if detail.value] + [introduction]
+
+
+def _vendor_details(referral: Referral) -> list[Detail]:
+    details = [
+        Detail("Company", referral.how_known),
+        Detail("What they do", referral.need, "long"),
+        Detail("Email", referral.email),
+        Detail("Phone", referral.phone),
+    ]
+    return [detail for detail in details if detail.value]
 
 
 def queue_fresh_link_request(touchpoint: Touchpoint) -> OutboundEmail:

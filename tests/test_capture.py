@@ -672,6 +672,34 @@ def test_the_empty_rows_rendered_once_are_the_rows_the_template_renders(app, use
         assert blank_row(0, False, "a/b", "Dana") is None
 
 
+def test_the_people_section_rendered_once_is_what_the_template_renders(app, user):
+    """A first showing's whole people section (its empty rows and the add control)
+    comes from a per-process copy too: the template's own output, for one to the
+    most rows, either kind of row, and names that need escaping."""
+    from flask import render_template
+
+    from app.capture.blank_rows import blank_people
+    from app.capture.forms import blank_person
+
+    token = "eyJ0IjoxLCJ2IjoxfQ.aw-3dg.Abc_d-0"
+    with app.test_request_context("/r/x"):
+        for short in (False, True):
+            for rows, most in ((1, 6), (3, 6), (3, 3)):
+                for pro in ("Dana", 'Zoë <b>"&"</b>'):
+                    template = render_template(
+                        "capture/_people.html",
+                        people=[blank_person(index, short) for index in range(rows)],
+                        token=token,
+                        pro=pro,
+                        focus=None,
+                        max_people=most,
+                    )
+                    assert blank_people(rows, short, token, pro, most) == template
+                    assert template.count('class="person"') == rows
+                    assert ("Add another person" in template) == (rows < most)
+        assert blank_people(1, False, "a/b", "Dana", 6) is None
+
+
 def test_unanswered_questions_rendered_once_are_what_the_template_renders(app, user):
     """The same for the named questions: markers filled in once, and a value that
     looks like a marker stays text."""

@@ -1,7 +1,8 @@
 """The empty parts of the referrer's form, rendered once per process.
 
-Every form page shows one to three empty person rows and, for a contact with
-known connections, a question about each. Empty rows differ only in their
+Every form page shows one to three empty person rows (on a first showing, the
+whole section of them, with its "add" control) and, for a contact with known
+connections, a question about each. Empty rows differ only in their
 index, the link's token (in their htmx URLs) and the professional's first
 name; an unanswered question only in its connection (id, name, what the
 professional knows of it), its wording and that name. Rendering them through
@@ -80,6 +81,29 @@ def blank_row(index: int, short: bool, token: str, pro: str) -> Markup | None:
     if not _URL_SAFE.fullmatch(token):
         return None
     html = _person(bool(short), index, request.script_root)
+    return _fill(html, {"token": token, "pro": str(escape(pro))})
+
+
+@_kept
+def _people(short: bool, rows: int, max_people: int, script_root: str) -> str:
+    """The whole people section of a first showing: ``rows`` empty rows and the
+    control that adds one more."""
+    return render_template(
+        "capture/_people.html",
+        people=[blank_person(index, short) for index in range(rows)],
+        token=_marker("token"),
+        pro=_marker("pro"),
+        focus=None,
+        max_people=max_people,
+    )
+
+
+def blank_people(rows: int, short: bool, token: str, pro: str, max_people: int) -> Markup | None:
+    """The HTML of the people section with ``rows`` empty rows for this link and
+    professional, or None when the template must render it (see ``blank_row``)."""
+    if not _URL_SAFE.fullmatch(token):
+        return None
+    html = _people(bool(short), rows, max_people, request.script_root)
     return _fill(html, {"token": token, "pro": str(escape(pro))})
 
 

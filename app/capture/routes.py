@@ -61,6 +61,7 @@ from ..tokens import (
     unsubscribe_token,
 )
 from . import bp
+from .blank_rows import blank_people
 from .drafts import referrer_drafts
 from .emails import new_referrals_notice, queue_fresh_link_request, referrer_thanks
 from .forms import (
@@ -618,8 +619,15 @@ def _form_page(
     people = [blank_person(i, short) for i in range(rows)]
     asks = named_asks(None, connections_to_ask(touchpoint.contact), professional=pro, short=short)
     vendors = vendor_forms(None, professional=pro, count=_vendor_rows(touchpoint))
+    people_html = blank_people(rows, short, token, pro, _max_people())
     return render_template(
-        "capture/form.html", form=form, people=people, asks=asks, vendors=vendors, **context
+        "capture/form.html",
+        form=form,
+        people=people,
+        people_html=people_html,
+        asks=asks,
+        vendors=vendors,
+        **context,
     ), status
 
 

@@ -17,7 +17,15 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, Signer, URLSafeTimedSerializer
+from itsdangerous import (
+    BadSignature,
+    SignatureExpired,
+    Signer,
+    TimestampSigner,
+    URLSafeTimedSerializer,
+)
+from itsdangerous.encoding import base64_encode
+from itsdangerous.url_safe import URLSafeSerializerMixin
 from sqlalchemy.orm import joinedload
 
 from .extensions import db
@@ -54,9 +62,55 @@ def _keys() -> tuple[str, ...]:
 # referrer's request reads a link and signs its form token.
 
 
+class _KeptKeys:
+    """An itsdangerous signer that derives each key once (itsdangerous derives it
+    again for every signature it makes or checks)."""
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        derived = self.__dict__.setdefault("_derived_keys", {})
+        key = derived.get(secret_key)
+        if key is None:
+            key = derived[secret_key] = super().derive_key(secret_key)
+        return key
+
+
+class _LinkFormSigner(_KeptKeys, Signer):
+    pass
+
+
+class _TimestampSigner(_KeptKeys, TimestampSigner):
+    pass
+
+
+class _Serializer(URLSafeTimedSerializer):
+    """itsdangerous' URL-safe timed serializer, with its tokens unchanged, that keeps
+    its signer, and does not try to compress our tiny payloads (ids and a version:
+    zlib never makes them shorter, so itsdangerous sends them as they are anyway,
+    but setting up zlib cost more than the rest of making a token)."""
+
+    signer = _TimestampSigner
+    _TOO_SHORT_TO_SHRINK = 64  # bytes of JSON
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._signers: dict = {}
+
+    def make_signer(self, salt: str | bytes | None = None) -> Signer:
+        signer = self._signers.get(salt)
+        if signer is None:
+            signer = self._signers[salt] = super().make_signer(salt)
+        return signer
+
+    def dump_payload(self, obj) -> bytes:
+        json = super(URLSafeSerializerMixin, self).dump_payload(obj)
+        if len(json) < self._TOO_SHORT_TO_SHRINK:
+            return base64_encode(json)
+        return super().dump_payload(obj)
+
+
 @functools.lru_cache(maxsize=32)
 def _serializer_for(keys: tuple[str, ...], salt: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(list(keys), salt=salt)
+    return _Serializer(list(keys), salt=salt)
 
 
 def _serializer(salt: str) -> URLSafeTimedSerializer:
@@ -156,7 +210,7 @@ def _client_link(token: str, load) -> ClientLink:
 
 @functools.lru_cache(maxsize=8)
 def _link_form_signer_for(keys: tuple[str, ...]) -> Signer:
-    return Signer(list(keys), salt=LINK_FORM_SALT, digest_method=hashlib.sha256)
+    return _LinkFormSigner(list(keys), salt=LINK_FORM_SALT, digest_method=hashlib.sha256)
 
 
 def _link_form_signer() -> Signer:

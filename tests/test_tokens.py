@@ -82,3 +82,28 @@ def test_a_form_token_belongs_to_one_link_and_survives_a_key_rotation(app, user)
     assert link_form_token(token) != form_token  # new pages carry the new key's token
     app.config["SECRET_KEY_FALLBACKS"] = []
     assert not link_form_token_matches(token, form_token)
+
+
+def test_tokens_are_the_ones_itsdangerous_makes_and_read_any_it_made(app, user):
+    """tokens._Serializer keeps its signer and skips zlib for tiny payloads: the same
+    tokens as itsdangerous' own serializer (links already sent keep working, and
+    anything reading them with itsdangerous still can), including compressed ones."""
+    from unittest import mock
+
+    from app.tokens import UNSUBSCRIBE_SALT, _Serializer, unsubscribe_token
+
+    contact = make_contact(user)
+    touchpoint = make_touchpoint(contact)
+    keys = [app.config["SECRET_KEY"]]
+    with app.app_context(), mock.patch("time.time", return_value=1_800_000_000):
+        theirs = URLSafeTimedSerializer(keys, salt=CLIENT_LINK_SALT)
+        assert client_link_token(touchpoint) == theirs.dumps(
+            {"t": touchpoint.id, "v": touchpoint.link_version}
+        )
+        by_them = URLSafeTimedSerializer(keys, salt=UNSUBSCRIBE_SALT)
+        assert unsubscribe_token(contact) == by_them.dumps({"c": contact.id})
+        # A payload long enough to shrink is compressed, as itsdangerous does.
+        ours = _Serializer(keys, salt=CLIENT_LINK_SALT)
+        long = {"t": touchpoint.id, "note": "again " * 20}
+        assert ours.dumps(long) == theirs.dumps(long) and ours.dumps(long).startswith(".")
+        assert ours.loads(theirs.dumps(long)) == long

@@ -119,33 +119,59 @@ def reading_connection() -> Connection:
     latest commit, and the page saves the BEGIN and ROLLBACK around its few
     queries (a quarter of the form page's time on PostgreSQL, a twentieth
     on SQLite). PostgreSQL runs it in autocommit. On SQLite the connection's
-    transaction simply emits no BEGIN (see ``_on_begin``): pysqlite's own
-    autocommit setting would be reset to its implicit transactions when the
-    connection goes back to the pool, and our connections have those turned off.
+    transaction simply emits no BEGIN (see ``_on_begin``).
 
     It is the engine's, not the session's: a session's transaction, taken and
-    closed for one statement, cost the form page a twentieth of its time. Kept
-    for the request, and closed with its app context (``close_reading_connection``).
-    Once the session is in a transaction, this is the session's connection, so
-    what the request wrote is what it reads.
+    closed for one statement, cost the form page a twentieth of its time. And a
+    process keeps one such connection from one request to the next (``_spare``):
+    taking one from the pool, setting it up and giving it back cost the form page
+    about a twentieth more. Once the session is in a transaction, this is the
+    session's connection, so what the request wrote is what it reads.
     """
     if db.session.registry.has() and db.session().in_transaction():
         return db.session().connection()
     connection = g.get(_READING_CONNECTION)
     if connection is None:
         engine = db.engine
-        if engine.dialect.name == "sqlite":
-            options = {_EACH_STATEMENT_ALONE: True}
-        else:
-            options = {"isolation_level": "AUTOCOMMIT"}
-        connection = engine.connect().execution_options(**options)
+        connection = _spare.pop(engine, None)
+        if connection is None or connection.closed or connection.invalidated:
+            if engine.dialect.name == "sqlite":
+                options = {_EACH_STATEMENT_ALONE: True}
+            else:
+                options = {"isolation_level": "AUTOCOMMIT"}
+            connection = engine.connect().execution_options(**options)
         setattr(g, _READING_CONNECTION, connection)
     return connection
 
 
-def close_reading_connection(_exception=None) -> None:
-    """Give the request's reading connection back to the pool (a teardown function)."""
+def close_reading_connection(exception=None) -> None:
+    """The request's end (a teardown function): its reading connection becomes the
+    process's spare for the next request, unless there is one already (another
+    thread's request was reading meanwhile) or the request failed: then it goes
+    back to the pool, so a request that went wrong never hands on its connection."""
     connection = g.pop(_READING_CONNECTION, None)
+    if connection is None:
+        return
+    engine = connection.engine
+    kept = (
+        exception is None
+        and not connection.invalidated
+        and _spare.setdefault(engine, connection) is connection
+    )
+    if not kept:
+        connection.close()
+    elif not event.contains(engine, "engine_disposed", _close_spare):
+        event.listen(engine, "engine_disposed", _close_spare)
+
+
+# The reading connection each engine keeps between requests (at most one per
+# process: a request takes it when it is there, another makes its own).
+_spare: dict[Engine, Connection] = {}
+
+
+def _close_spare(engine: Engine) -> None:
+    """Close the engine's spare reading connection as the engine is disposed of."""
+    connection = _spare.pop(engine, None)
     if connection is not None:
         connection.close()
 

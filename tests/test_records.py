@@ -79,10 +79,12 @@ def test_a_link_record_is_read_only_and_none_for_no_touchpoint(user):
     assert link_records(touchpoint.id + 1000) is None
 
 
-def test_a_link_is_read_without_a_transaction_and_the_pooled_connection_keeps_them(app, user):
+def test_a_link_is_read_without_a_transaction_on_a_connection_kept_between_requests(app, user):
     """No BEGIN and ROLLBACK around a link's reads: PostgreSQL in autocommit, SQLite
     with no BEGIN, on a connection of the engine's (the session is not even used).
-    The pooled connection goes back to transactions afterwards."""
+    That connection is kept for the next request; a request that fails gives it
+    back to the pool, and disposing of the engine closes it. The session's
+    connections keep their transactions."""
     touchpoint_id = make_touchpoint(make_contact(user)).id
     db.session.commit()
     db.session.remove()
@@ -98,7 +100,7 @@ def test_a_link_is_read_without_a_transaction_and_the_pooled_connection_keeps_th
         else:
             assert not driver.in_transaction
         close_reading_connection()
-        assert reading.closed
+        assert not reading.closed
         driver = db.session.connection().connection.driver_connection
         if postgresql:
             assert driver.autocommit is False
@@ -106,3 +108,21 @@ def test_a_link_is_read_without_a_transaction_and_the_pooled_connection_keeps_th
             assert driver.in_transaction
         assert reading_connection() is db.session.connection()  # the session's, once it reads
         db.session.remove()
+    with app.test_request_context("/r/x"):
+        assert reading_connection() is reading  # the next request's
+        close_reading_connection(RuntimeError("the view failed"))
+        assert reading.closed
+    with app.test_request_context("/r/x"):
+        fresh = reading_connection()
+        assert fresh is not reading and link_records(touchpoint_id).id == touchpoint_id
+        # Two requests reading at once (two threads): the second makes its own,
+        # which goes back to the pool when both are done; one stays kept.
+        with app.app_context(), app.test_request_context("/r/y"):
+            other = reading_connection()
+            assert other is not fresh
+            close_reading_connection()
+        assert not other.closed  # kept: the first one is still reading
+        close_reading_connection()
+        assert fresh.closed and not other.closed
+        db.engine.dispose()
+        assert other.closed

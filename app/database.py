@@ -170,9 +170,11 @@ _spare: dict[Engine, Connection] = {}
 
 
 def _close_spare(engine: Engine) -> None:
-    """Close the engine's spare reading connection as the engine is disposed of."""
+    """Close the engine's spare reading connection as the engine is disposed of:
+    for good (``invalidate``), since the pool it came from is gone already."""
     connection = _spare.pop(engine, None)
     if connection is not None:
+        connection.invalidate()
         connection.close()
 
 

@@ -1,4 +1,4 @@
-"""The referrer's form: one small WTForms form per person, and the page around them.
+"""The referrer's form: one small form per person, and the page around them.
 
 Rows are small forms of their own with a ``people-<i>-`` prefix rather than a
 FieldList: FieldList rendering was measured far too slow for a page every

@@ -13,6 +13,9 @@ from .extensions import compress, csrf, db, login_manager, migrate
 def create_app(test_config: dict | None = None, instance_path: str | None = None) -> Flask:
     """Build the application: settings, extensions, blueprints, CLI, error pages."""
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    from .templating import Environment
+
+    app.jinja_environment = Environment
     load_config(app, test_config)
     from .sessions import SessionInterface
 

@@ -5,8 +5,24 @@ import os
 from datetime import date
 
 from flask import current_app, g, has_request_context, request, url_for
+from flask.templating import Environment as FlaskEnvironment
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
+
+
+class Environment(FlaskEnvironment):
+    """Flask's Jinja environment, with each template's globals in one plain dict.
+
+    Jinja layers a template's globals over the environment's in a ``ChainMap``,
+    which every render copies into a new context key by key, in Python: 16 µs a
+    render with our 22 globals, against under 1 µs for a dict. A submitted form
+    renders four email bodies, and a page a few imports. The dict is taken when
+    the template is loaded, so the globals must all be in place by then, as
+    Jinja asks anyway: ``create_app`` registers them before any template loads.
+    """
+
+    def make_globals(self, d):
+        return {**self.globals, **(d or {})}
 
 
 def asset_url(filename: str) -> str:

@@ -157,3 +157,23 @@ def test_templates_compiled_before_the_workers_fork_are_not_compiled_again(app, 
     templates = Path(app.root_path) / "templates"
     files = [path for path in templates.rglob("*") if path.suffix in {".html", ".txt"}]
     assert len(app.jinja_env.cache) == len(files)
+
+
+def test_every_template_sees_every_global_and_a_render_never_changes_them(app):
+    """Each template keeps its globals in one dict, taken as it loads (templating.
+    Environment): every global create_app registered is in it, a value passed to a
+    render wins for that render only, and what a template sets stays in that render."""
+    environment = app.jinja_env
+    template = environment.get_template("email/referrer_thanks.html")
+    assert set(environment.globals) <= set(template.globals)
+    assert template.globals["asset_url"] is environment.globals["asset_url"]
+
+    probe = environment.from_string(
+        "{% set day = 'set here' %}{{ radio_options.__name__ or radio_options }}|{{ day }}"
+    )
+    with app.test_request_context():
+        assert probe.render(radio_options="given") == "given|set here"
+        shown = probe.render()
+    assert shown == "radio_options|set here"
+    assert probe.globals["radio_options"] is environment.globals["radio_options"]
+    assert "day" not in probe.globals

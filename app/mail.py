@@ -124,15 +124,21 @@ def add_to_outbox(row: dict) -> OutboundEmail:
     return email
 
 
-def insert_rows(rows: list[dict]) -> None:
-    """Write composed emails (``compose_email``) as one INSERT, in the session's
-    transaction; the columns not set get their defaults.
+def insert_rows(rows: list[dict], connection: sa.Connection | None = None) -> None:
+    """Write composed emails (``compose_email``) as one INSERT, on ``connection``
+    (by default the session's, in its transaction); the columns not set get their
+    defaults.
 
     For a view that writes everything else as plain statements (the referrer's
     form), where the unit of work would cost several times the statement.
     """
     if rows:
-        db.session.connection().execute(OutboundEmail.__table__.insert(), rows)
+        (connection or db.session.connection()).execute(_insert_emails(), rows)
+
+
+@functools.cache
+def _insert_emails() -> sa.Insert:
+    return OutboundEmail.__table__.insert()
 
 
 class InvalidAddress(ValueError):

@@ -14,7 +14,7 @@ the model's relationships that the pages follow (``touchpoint.user``,
 properties they read (``models.NamedProfessional``, ``models.NamedContact``), so
 code that only reads takes a model or a record alike. Views that write use the
 models, but for the referrer's form, whose every write is a plain statement that
-checks again what it relies on (``tokens.check_client_link``).
+checks again what it relies on (``database.writing``).
 
 A contact's record also says whether the contact introduced anyone
 (``introduced_anyone``), which the same query finds along an index: most

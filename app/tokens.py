@@ -155,19 +155,12 @@ def read_client_link(token: str) -> ClientLink:
 
 
 def show_client_link(token: str) -> ClientLink:
-    """The same, with the touchpoint as a read-only record (records.py): for the
-    pages that only show, where the ORM's objects cost more than the query."""
+    """The same, with the touchpoint as a read-only record (records.py), read on
+    ``reading_connection()``: for the pages that only show, where the ORM's
+    objects cost more than the query, and for the referrer's form, whose every
+    write is a plain statement that checks again what it relies on
+    (``capture.routes.submit``)."""
     return _client_link(token, link_records)
-
-
-def check_client_link(token: str) -> ClientLink:
-    """The same records, read on the session's connection (the one the writes will
-    use; on SQLite, after ``read_first``, outside any transaction): for a view that
-    writes with plain statements only, each checking again what it relies on (the
-    referrer's form: ``capture.routes.submit``)."""
-    return _client_link(
-        token, lambda touchpoint_id: link_records(touchpoint_id, db.session.connection())
-    )
 
 
 def _client_link(token: str, load) -> ClientLink:

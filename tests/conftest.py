@@ -88,9 +88,11 @@ def app(app_config, instance_path):
     """A fresh app on empty tables."""
     app = create_app(app_config, instance_path)
     # Requests made while a test holds an app context (the ``ctx`` fixture) reuse
-    # it, and with it ``g``, where Flask-Login caches the signed-in user. In
-    # production every request has its own ``g``: start each one empty here too,
-    # before any other hook runs.
+    # it, and with it ``g``, where Flask-Login caches the signed-in user, and the
+    # session. In production every request has its own ``g`` and session: start
+    # each one with an empty ``g`` and no transaction open here too, before any
+    # other hook runs. (Outside a request, SQLite's lock is taken at the first
+    # statement, and a test's read would hold it through the request.)
     app.before_request_funcs.setdefault(None, []).insert(0, _fresh_g)
     with app.app_context():
         _empty_tables()
@@ -105,6 +107,7 @@ def _fresh_g() -> None:
     close_reading_connection()  # as the previous request's app context would have
     for name in list(vars(g)):
         delattr(g, name)
+    db.session.rollback()
 
 
 def _empty_tables() -> None:

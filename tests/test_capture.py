@@ -624,24 +624,24 @@ def test_a_link_revoked_while_the_form_is_checked_saves_nothing(
     from app.capture import routes
 
     csrf, key = open_form(client, url)
-    real_begin_writing = routes.begin_writing
+    real_writing, touchpoint_id = routes.writing, touchpoint.id
 
     def revoked_meanwhile():
         # Another request (another connection) revokes the link and commits.
         with db.engine.begin() as other:
             other.execute(
                 sa.update(Touchpoint)
-                .where(Touchpoint.id == touchpoint.id)
+                .where(Touchpoint.id == touchpoint_id)
                 .values(link_active=False)
             )
-        real_begin_writing()
+        return real_writing()
 
-    monkeypatch.setattr(routes, "begin_writing", revoked_meanwhile)
+    monkeypatch.setattr(routes, "writing", revoked_meanwhile)
     response = post(client, url, form_data(csrf, key, person(0)))
     assert response.status_code == 410
     assert "<form" not in html_of(response).split("<main", 1)[1]
     assert count_rows(Referral) == count_rows(ReferralEvent) == count_rows(OutboundEmail) == 0
-    after = fresh(Touchpoint, touchpoint.id)
+    after = fresh(Touchpoint, touchpoint_id)
     assert after.state == TouchpointState.OPENED and after.answered_at is None
 
 

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from app import create_app
-from app.database import begin_writing, read_first
+from app.database import reading_connection, writing
 from app.extensions import db
 from app.models import OutboundEmail, Referral
 from app.tokens import client_link_token
@@ -64,7 +64,8 @@ def test_simultaneous_submissions_all_succeed_and_each_is_saved_once(app):
 
 def test_a_post_that_reads_first_takes_sqlites_write_lock_only_to_write(tmp_path):
     """SQLite has one writer: the referrer's form reads and checks without the lock
-    (read_first), so other writers go on meanwhile, and holds it from begin_writing."""
+    (reading_connection), so other writers go on meanwhile, and holds it for the
+    writing() block only, which commits, or rolls back when the block raises."""
     path = tmp_path / "lock.sqlite"
     app = create_app(
         {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "TESTING": True}, str(tmp_path)
@@ -78,6 +79,9 @@ def test_a_post_that_reads_first_takes_sqlites_write_lock_only_to_write(tmp_path
         other.execute("INSERT INTO note VALUES (?)", (n,))
         other.execute("COMMIT")
 
+    def count() -> int:
+        return reading_connection().exec_driver_sql("SELECT count(*) FROM note").scalar()
+
     with app.test_request_context("/", method="POST"):
         db.session.execute(sa.text("SELECT count(*) FROM note"))
         # An ordinary POST holds the lock from its first statement.
@@ -85,18 +89,24 @@ def test_a_post_that_reads_first_takes_sqlites_write_lock_only_to_write(tmp_path
             other_writes(1)
         db.session.rollback()
 
-        read_first()
-        db.session.execute(sa.text("SELECT count(*) FROM note"))
+        assert count() == 0
         other_writes(2)  # not held while this request only reads
-        begin_writing()
-        with pytest.raises(sqlite3.OperationalError, match="locked"):
-            other_writes(3)
-        db.session.execute(sa.text("INSERT INTO note VALUES (4)"))
-        db.session.commit()
-        db.session.remove()
+        assert count() == 1  # and each read sees the latest commit
+        with writing() as connection:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other_writes(3)
+            connection.exec_driver_sql("INSERT INTO note VALUES (4)")
+        other_writes(5)  # committed and let go
+        with pytest.raises(ZeroDivisionError), writing() as connection:
+            connection.exec_driver_sql("INSERT INTO note VALUES (6)")
+            1 / 0  # noqa: B018 (a failure inside the block)
+        with writing() as connection:
+            connection.exec_driver_sql("INSERT INTO note VALUES (7)")
+            connection.rollback()  # the block changes its mind: nothing is kept
+        other_writes(8)
+        assert count() == 4
 
-    other_writes(5)
-    assert [n for (n,) in other.execute("SELECT n FROM note ORDER BY n")] == [2, 4, 5]
+    assert [n for (n,) in other.execute("SELECT n FROM note ORDER BY n")] == [2, 4, 5, 8]
     other.close()
 
 

@@ -32,7 +32,7 @@ from wtforms import RadioField
 from wtforms.fields.choices import enum_choices, enum_coerce
 
 from ..connections.queries import connections_to_ask
-from ..database import begin_writing, read_first, reading_connection
+from ..database import reading_connection, writing
 from ..extensions import db
 from ..helpers import external_url, is_htmx, mailto, render_page_or_fragment
 from ..mail import insert_rows
@@ -55,7 +55,6 @@ from ..records import ContactRecord, TouchpointRecord
 from ..tokens import (
     ClientLink,
     LinkState,
-    check_client_link,
     read_client_link,
     show_client_link,
     unsubscribe_token,
@@ -151,12 +150,12 @@ def form(token):
 def submit(token):
     """The form's one POST: add or remove a row (without JavaScript), or send it.
 
-    On SQLite the link is read and the form checked without the write lock; the
-    lock is taken only to write (``_save``), so referrers' submissions overlap.
+    The link is read and the form checked as a page is shown, without SQLite's
+    write lock; the lock is taken only to write (``_save``), so referrers'
+    submissions overlap.
     """
-    read_first()
     # Records, not ORM objects: every write below is a statement of its own.
-    link = _known(check_client_link(token))
+    link = _show_link(token)
     if link.state is not LinkState.VALID:
         return _link_problem(link, token)
     touchpoint = link.touchpoint
@@ -208,7 +207,6 @@ def submit(token):
         saved = _save(touchpoint, form, answers, token)
     except IntegrityError:
         # This submission is saved already (a double click, two tabs, a replay): once.
-        db.session.rollback()
         saved = True
     if not saved and not _already_saved(key):
         # The link was revoked or replaced while the form was being checked.
@@ -240,7 +238,6 @@ def person(token):
 @bp.post("/<token>/validate")
 def validate(token):
     """Inline validation: the error (or none) for the one field the referrer just left."""
-    read_first()  # it never writes: no need for SQLite's write lock
     touchpoint = _usable_touchpoint(token)
     target = field_from_trigger(request.headers.get("HX-Trigger-Name"))
     if target is None:
@@ -732,11 +729,14 @@ def _saved_query() -> sa.Select:
 
 
 def _already_saved(key: str) -> bool:
-    return db.session.connection().execute(_saved_query(), {"key": key}).first() is not None
+    return reading_connection().execute(_saved_query(), {"key": key}).first() is not None
 
 
 def _claim_answers(
-    touchpoint: TouchpointRecord, asks: list[NamedAskForm], now: datetime
+    connection: sa.Connection,
+    touchpoint: TouchpointRecord,
+    asks: list[NamedAskForm],
+    now: datetime,
 ) -> set[int]:
     """Record the answers to the named questions; the ids of the connections recorded.
 
@@ -751,7 +751,7 @@ def _claim_answers(
     claimed: set[int] = set()
     for status, ids in by_answer.items():
         claimed.update(
-            db.session.execute(
+            connection.execute(
                 sa.update(Connection)
                 .where(
                     Connection.id.in_(ids),
@@ -761,7 +761,6 @@ def _claim_answers(
                 )
                 .values(status=status, asked_at=now, touchpoint_id=touchpoint.id)
                 .returning(Connection.id)
-                .execution_options(synchronize_session=False)
             ).scalars()
         )
     return claimed
@@ -837,14 +836,16 @@ def _answer_query() -> sa.Update:
     )
 
 
-def _answer_touchpoint(touchpoint: TouchpointRecord, now: datetime) -> bool:
+def _answer_touchpoint(
+    connection: sa.Connection, touchpoint: TouchpointRecord, now: datetime
+) -> bool:
     """Mark the touchpoint answered, if its link still works; False when it does not.
 
     One conditional UPDATE: a link revoked or replaced since it was read is
     noticed here, inside the writing transaction. A cancelled touchpoint stays
     cancelled: the professional took it off their lists.
     """
-    answered = db.session.connection().execute(
+    answered = connection.execute(
         _answer_query(),
         {"touchpoint_id": touchpoint.id, "version": touchpoint.link_version, "now": now},
     )
@@ -888,12 +889,14 @@ def _save(touchpoint: TouchpointRecord, form: ReferralForm, answers: Answers, to
     """Answers, referrals, their history, the touchpoint, the preference and both
     emails: one commit. False when the link stopped working meanwhile (nothing saved).
 
-    The rows and the emails are prepared before the write lock (``begin_writing``),
-    for the named questions as they were read; in the rare case another tab
-    answered one of them meanwhile, they are prepared again. A submission whose
-    every answer was already recorded (a replay of named answers only) changes
-    nothing; a replayed one with people fails on the unique key, as the caller expects.
+    The rows and the emails are prepared before the write lock (``writing``), for
+    the named questions as they were read; in the rare case another tab answered
+    one of them meanwhile, they are prepared again. A submission whose every
+    answer was already recorded (a replay of named answers only) changes nothing;
+    a replayed one with people fails on the unique key, as the caller expects.
     """
+    from ..touchpoints.planning import plan_after_answer  # the rhythm: plan the next one
+
     now = utcnow()
     expected = {ask.connection.id for ask in answers.asks if ask.status == ConnectionStatus.YES}
     rows = _referral_rows(touchpoint, form, answers, expected, now)
@@ -907,33 +910,30 @@ def _save(touchpoint: TouchpointRecord, form: ReferralForm, answers: Answers, to
     # The emails are composed as rows, before the lock; they go in with one INSERT
     # below, once it is held and the answers are claimed.
     emails = _compose_emails(touchpoint, rows, token)
-    begin_writing()
-    if not _answer_touchpoint(touchpoint, now):
-        db.session.rollback()
-        return False
-    claimed = _claim_answers(touchpoint, answers.asks, now)
-    if not expected <= claimed:
-        rows = _referral_rows(touchpoint, form, answers, expected & claimed, now)
-        emails = _compose_emails(touchpoint, rows, token)
-    if not rows and not claimed:
-        db.session.rollback()
-        return True
-    connection = db.session.connection()
-    if rows:
-        connection.execute(_insert_referrals(), rows)
-        author = f"{touchpoint.contact.name} (referrer)"
-        connection.execute(
-            _history_query(), {"key": form.submission_key.data, "author": author, "now": now}
-        )
-    if preference_changed:
-        connection.execute(
-            _preference_query(), {"contact_id": touchpoint.contact_id, "preference": preference}
-        )
-    from ..touchpoints.planning import plan_after_answer  # the rhythm: plan the next one
-
-    plan_after_answer(touchpoint)
-    insert_rows(emails)
-    db.session.commit()
+    with writing() as connection:
+        if not _answer_touchpoint(connection, touchpoint, now):
+            connection.rollback()
+            return False
+        claimed = _claim_answers(connection, touchpoint, answers.asks, now)
+        if not expected <= claimed:
+            rows = _referral_rows(touchpoint, form, answers, expected & claimed, now)
+            emails = _compose_emails(touchpoint, rows, token)
+        if not rows and not claimed:
+            connection.rollback()
+            return True
+        if rows:
+            connection.execute(_insert_referrals(), rows)
+            author = f"{touchpoint.contact.name} (referrer)"
+            connection.execute(
+                _history_query(), {"key": form.submission_key.data, "author": author, "now": now}
+            )
+        if preference_changed:
+            connection.execute(
+                _preference_query(),
+                {"contact_id": touchpoint.contact_id, "preference": preference},
+            )
+        plan_after_answer(touchpoint, connection=connection)
+        insert_rows(emails, connection)
     return True
 
 

@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 
+from ..database import reading_connection
 from ..extensions import db
 from ..helpers import MAX_ID
 from ..models import Connection, ConnectionStatus, Contact, Referral, Touchpoint
@@ -139,7 +140,7 @@ def connections_to_ask(
     params = {"contact_id": contact.id, "user_id": contact.user_id}
     if reasked:
         params |= {"touchpoint_id": touchpoint_id, "answered": answered}
-    return db.session.connection().execute(_to_ask_query(reasked), params).all()
+    return reading_connection().execute(_to_ask_query(reasked), params).all()
 
 
 def owned_connection(contact: Contact, connection_id: int) -> Connection | None:

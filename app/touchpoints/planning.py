@@ -118,13 +118,16 @@ def _plan_next_query(columns: tuple[str, ...]) -> sa.Insert:
     return table.insert().from_select(columns, unless_moved_on)
 
 
-def plan_after_answer(touchpoint: Touchpoint, today: date | None = None) -> dict | None:
+def plan_after_answer(
+    touchpoint: Touchpoint, today: date | None = None, connection: sa.Connection | None = None
+) -> dict | None:
     """Plan the contact's next touchpoint, ``rhythm`` days after today's answer.
 
     Nothing when the contact has no rhythm, already has a planned touchpoint, or
-    has a later touchpoint than this one. Inserts the row (``_row_after``) and
-    returns it; the caller commits. ``touchpoint`` is a model or a read-only
-    record (records.py) with its contact and professional.
+    has a later touchpoint than this one. Inserts the row (``_row_after``) on
+    ``connection`` (by default the session's) and returns it; the caller commits.
+    ``touchpoint`` is a model or a read-only record (records.py) with its contact
+    and professional.
     """
     contact = touchpoint.contact
     rhythm = contact.rhythm
@@ -132,7 +135,7 @@ def plan_after_answer(touchpoint: Touchpoint, today: date | None = None) -> dict
         return None
     # Whoever plans this contact's next touchpoint holds its row until they commit
     # (on SQLite, the write lock the caller holds already does).
-    connection = db.session.connection()
+    connection = connection or db.session.connection()
     if connection.dialect.name != "sqlite":
         connection.execute(
             sa.select(Contact.id).where(Contact.id == contact.id).with_for_update(key_share=True)

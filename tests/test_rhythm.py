@@ -141,6 +141,36 @@ def test_a_contact_with_a_planned_touchpoint_gets_no_second(client, contact):
     assert [t.id for t in planned_for(contact.id)] == [already.id]
 
 
+def test_an_answer_that_plans_the_next_one_settles_the_rhythm_in_the_same_update(
+    client, user, contact
+):
+    """The answer's one UPDATE clears the rhythm's mark when the next touchpoint was
+    planned; with nothing planned (no rhythm), the mark stays for send-due."""
+    touchpoint = sent_touchpoint(contact)
+    quiet = make_contact(user, name="Quinn Quiet", email="quinn@example.net", rhythm_days=0)
+    unplanned = sent_touchpoint(quiet)
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement.lstrip().upper())
+
+    sa.event.listen(db.engine, "after_cursor_execute", record)
+    try:
+        answer(client, touchpoint)
+    finally:
+        sa.event.remove(db.engine, "after_cursor_execute", record)
+    answer(client, unplanned)
+
+    assert len(planned_for(contact.id)) == 1 and planned_for(quiet.id) == []
+    answered = db.session.get(Touchpoint, touchpoint.id)
+    assert answered.state == TouchpointState.ANSWERED and not answered.rhythm_pending
+    left = db.session.get(Touchpoint, unplanned.id)
+    assert left.state == TouchpointState.ANSWERED and left.rhythm_pending
+    # Besides the first opening's, one UPDATE: it answers and settles at once.
+    (settling,) = [s for s in statements if s.startswith("UPDATE") and "RHYTHM_PENDING" in s]
+    assert "ANSWERED_AT" in settling
+
+
 def test_answering_again_plans_nothing_more(client, contact):
     touchpoint = sent_touchpoint(contact)
     answer(client, touchpoint, "Pat Person")

@@ -832,22 +832,32 @@ def _answer_query() -> sa.Update:
             ),
             answered_at=sa.func.coalesce(touchpoint.answered_at, now),
             first_opened_at=sa.func.coalesce(touchpoint.first_opened_at, now),
+            # The rhythm has acted after it when the next one was just planned.
+            rhythm_pending=sa.and_(
+                touchpoint.rhythm_pending, sa.not_(sa.bindparam("planned", type_=sa.Boolean()))
+            ),
         )
     )
 
 
 def _answer_touchpoint(
-    connection: sa.Connection, touchpoint: TouchpointRecord, now: datetime
+    connection: sa.Connection, touchpoint: TouchpointRecord, now: datetime, planned: bool
 ) -> bool:
     """Mark the touchpoint answered, if its link still works; False when it does not.
 
     One conditional UPDATE: a link revoked or replaced since it was read is
     noticed here, inside the writing transaction. A cancelled touchpoint stays
-    cancelled: the professional took it off their lists.
+    cancelled: the professional took it off their lists. ``planned``: the next
+    touchpoint was planned just now, so the rhythm's mark is cleared too.
     """
     answered = connection.execute(
         _answer_query(),
-        {"touchpoint_id": touchpoint.id, "version": touchpoint.link_version, "now": now},
+        {
+            "touchpoint_id": touchpoint.id,
+            "version": touchpoint.link_version,
+            "now": now,
+            "planned": planned,
+        },
     )
     return answered.rowcount == 1
 
@@ -911,7 +921,10 @@ def _save(touchpoint: TouchpointRecord, form: ReferralForm, answers: Answers, to
     # below, once it is held and the answers are claimed.
     emails = _compose_emails(touchpoint, rows, token)
     with writing() as connection:
-        if not _answer_touchpoint(connection, touchpoint, now):
+        # The rhythm first: the UPDATE that answers then also clears the mark the
+        # rhythm left on this touchpoint, when the next one is planned.
+        planned = plan_after_answer(touchpoint, connection=connection, settle=False)
+        if not _answer_touchpoint(connection, touchpoint, now, planned is not None):
             connection.rollback()
             return False
         claimed = _claim_answers(connection, touchpoint, answers.asks, now)
@@ -932,7 +945,6 @@ def _save(touchpoint: TouchpointRecord, form: ReferralForm, answers: Answers, to
                 _preference_query(),
                 {"contact_id": touchpoint.contact_id, "preference": preference},
             )
-        plan_after_answer(touchpoint, connection=connection)
         insert_rows(emails, connection)
     return True
 

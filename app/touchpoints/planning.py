@@ -115,11 +115,18 @@ def _plan_next_query(columns: tuple[str, ...]) -> sa.Insert:
     unless_moved_on = sa.select(*values).where(
         Touchpoint.id == sa.bindparam("touchpoint_id"), ~_rhythm_has_moved_on(Touchpoint)
     )
-    return table.insert().from_select(columns, unless_moved_on)
+    # Its rowcount says whether it planned: kept before the cursor closes, which
+    # SQLAlchemy does for UPDATE and DELETE only (psycopg then answers -1).
+    insert = table.insert().from_select(columns, unless_moved_on)
+    return insert.execution_options(preserve_rowcount=True)
 
 
 def plan_after_answer(
-    touchpoint: Touchpoint, today: date | None = None, connection: sa.Connection | None = None
+    touchpoint: Touchpoint,
+    today: date | None = None,
+    connection: sa.Connection | None = None,
+    *,
+    settle: bool = True,
 ) -> dict | None:
     """Plan the contact's next touchpoint, ``rhythm`` days after today's answer.
 
@@ -127,7 +134,9 @@ def plan_after_answer(
     has a later touchpoint than this one. Inserts the row (``_row_after``) on
     ``connection`` (by default the session's) and returns it; the caller commits.
     ``touchpoint`` is a model or a read-only record (records.py) with its contact
-    and professional.
+    and professional. When it plans, the touchpoint's mark is cleared (the rhythm
+    has acted after it), unless ``settle`` is False: then the caller clears it in
+    a statement of its own (the referrer's form, in the UPDATE that answers).
     """
     contact = touchpoint.contact
     rhythm = contact.rhythm
@@ -147,6 +156,8 @@ def plan_after_answer(
     )
     if planned.rowcount != 1:
         return None  # the rhythm had moved on
+    if not settle:
+        return row
     connection.execute(_settled_query(), {"touchpoint_id": touchpoint.id})
     if isinstance(touchpoint, Touchpoint):  # a record is read-only, and done with
         set_committed_value(touchpoint, "rhythm_pending", False)  # the rhythm acted after it

@@ -8,6 +8,8 @@ contact form's rhythm choice is tested at the end.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 import pytest
@@ -51,6 +53,21 @@ def answer(client, touchpoint: Touchpoint, name: str = "Pat Person") -> None:
     )
     assert response.status_code == 303, response.get_data(as_text=True)
     settled()
+
+
+@contextmanager
+def statements_run() -> Iterator[list[str]]:
+    """The SQL statements run meanwhile, upper-cased."""
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement.lstrip().upper())
+
+    sa.event.listen(db.engine, "after_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(db.engine, "after_cursor_execute", record)
 
 
 def planned_for(contact_id: int) -> list[Touchpoint]:
@@ -149,16 +166,8 @@ def test_an_answer_that_plans_the_next_one_settles_the_rhythm_in_the_same_update
     touchpoint = sent_touchpoint(contact)
     quiet = make_contact(user, name="Quinn Quiet", email="quinn@example.net", rhythm_days=0)
     unplanned = sent_touchpoint(quiet)
-    statements = []
-
-    def record(_conn, _cursor, statement, *_args):
-        statements.append(statement.lstrip().upper())
-
-    sa.event.listen(db.engine, "after_cursor_execute", record)
-    try:
+    with statements_run() as statements:
         answer(client, touchpoint)
-    finally:
-        sa.event.remove(db.engine, "after_cursor_execute", record)
     answer(client, unplanned)
 
     assert len(planned_for(contact.id)) == 1 and planned_for(quiet.id) == []
@@ -385,16 +394,8 @@ def test_once_settled_a_run_reads_nothing_but_what_is_due(app, ctx, user):
         sent_touchpoint(contact, due_on=days_ago(200))
         sent_touchpoint(contact, due_on=days_ago(100 - n))
     assert plan_due_rhythm(TODAY) == 4  # the contacts with a rhythm, after the latest
-    statements = []
-
-    def record(_conn, _cursor, statement, *_args):
-        statements.append(statement.lstrip().upper())
-
-    sa.event.listen(db.engine, "after_cursor_execute", record)
-    try:
+    with statements_run() as statements:
         assert plan_due_rhythm(TODAY) == 0
-    finally:
-        sa.event.remove(db.engine, "after_cursor_execute", record)
     # One read of the index, which found nothing: no batch, no lock, no write.
     (read,) = [statement for statement in statements if statement.startswith("SELECT")]
     assert "RHYTHM_PENDING" in read

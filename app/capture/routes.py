@@ -923,7 +923,7 @@ def _save(touchpoint: TouchpointRecord, form: ReferralForm, answers: Answers, to
     with writing() as connection:
         # The rhythm first: the UPDATE that answers then also clears the mark the
         # rhythm left on this touchpoint, when the next one is planned.
-        planned = plan_after_answer(touchpoint, connection=connection, settle=False)
+        planned = plan_after_answer(touchpoint, connection=connection)
         if not _answer_touchpoint(connection, touchpoint, now, planned is not None):
             connection.rollback()
             return False

@@ -50,7 +50,6 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session, aliased, contains_eager
-from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from ..models import Contact, Touchpoint, TouchpointState, User, touchpoint_message
@@ -122,11 +121,7 @@ def _plan_next_query(columns: tuple[str, ...]) -> sa.Insert:
 
 
 def plan_after_answer(
-    touchpoint: Touchpoint,
-    today: date | None = None,
-    connection: sa.Connection | None = None,
-    *,
-    settle: bool = True,
+    touchpoint: Touchpoint, today: date | None = None, connection: sa.Connection | None = None
 ) -> dict | None:
     """Plan the contact's next touchpoint, ``rhythm`` days after today's answer.
 
@@ -134,9 +129,9 @@ def plan_after_answer(
     has a later touchpoint than this one. Inserts the row (``_row_after``) on
     ``connection`` (by default the session's) and returns it; the caller commits.
     ``touchpoint`` is a model or a read-only record (records.py) with its contact
-    and professional. When it plans, the touchpoint's mark is cleared (the rhythm
-    has acted after it), unless ``settle`` is False: then the caller clears it in
-    a statement of its own (the referrer's form, in the UPDATE that answers).
+    and professional. When it plans, the caller clears the touchpoint's mark (the
+    rhythm has acted after it): the referrer's form does so in the UPDATE that
+    answers.
     """
     contact = touchpoint.contact
     rhythm = contact.rhythm
@@ -156,23 +151,7 @@ def plan_after_answer(
     )
     if planned.rowcount != 1:
         return None  # the rhythm had moved on
-    if not settle:
-        return row
-    connection.execute(_settled_query(), {"touchpoint_id": touchpoint.id})
-    if isinstance(touchpoint, Touchpoint):  # a record is read-only, and done with
-        set_committed_value(touchpoint, "rhythm_pending", False)  # the rhythm acted after it
     return row
-
-
-@functools.cache
-def _settled_query() -> sa.Update:
-    """Clear the mark of ``:touchpoint_id``: the rhythm has acted after it."""
-    touchpoint = Touchpoint.__table__
-    return (
-        touchpoint.update()
-        .where(touchpoint.c.id == sa.bindparam("touchpoint_id"))
-        .values(rhythm_pending=False)
-    )
 
 
 def _waits_for_rhythm():

@@ -735,6 +735,14 @@ class ReferralEvent(db.Model):
 
     __table_args__ = (
         sa.Index("ix_referral_event_user_kind_created", "user_id", "kind", "created_at"),
+        # Only the events that went out in an email to the referrer are looked up by
+        # it; the rest (most of them, and every one a submission writes) stay out.
+        sa.Index(
+            "ix_referral_event_email_id",
+            "email_id",
+            sqlite_where=sa.text("email_id IS NOT NULL"),
+            postgresql_where=sa.text("email_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -752,7 +760,7 @@ class ReferralEvent(db.Model):
     )
     referrer_told_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     email_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("outbound_email.id", ondelete="SET NULL"), index=True
+        sa.ForeignKey("outbound_email.id", ondelete="SET NULL")
     )
     author: Mapped[str] = mapped_column(sa.String(160))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -766,7 +774,14 @@ class OutboundEmail(db.Model):
     __table_args__ = (
         sa.Index("ix_outbound_email_state_next", "state", "next_attempt_at"),
         sa.Index("ix_outbound_email_user_created", "user_id", "created_at"),
-        sa.Index("ix_outbound_email_batch_state", "batch_key", "state"),
+        # Only updates to a referrer have a key (most emails have none).
+        sa.Index(
+            "ix_outbound_email_batch_state",
+            "batch_key",
+            "state",
+            sqlite_where=sa.text("batch_key IS NOT NULL"),
+            postgresql_where=sa.text("batch_key IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,4 +1,6 @@
-"""One contact's referrals are read along that contact's index, not the professional's.
+"""Queries read along the index meant for them, whatever else the data holds.
+
+One contact's referrals are read along that contact's index, not the professional's.
 
 SQLite keeps no statistics here, so it chooses an index by its shape alone. A
 query for one contact's referrals that also checks the professional could walk
@@ -14,9 +16,11 @@ import re
 from contextlib import contextmanager
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import event
 
 from app.extensions import db
+from app.models import EventKind, OutboundEmail, ReferralEvent, UpdatePreference
 from app.tokens import client_link_token
 from tests.conftest import csrf_from
 from tests.factories import make_contact, make_referral, make_touchpoint
@@ -130,3 +134,60 @@ def test_the_pipeline_for_one_referrer_reads_by_contact_in_every_order(
         html = page.get_data(as_text=True)
         assert "Sam Patel" in html and "Referred Person" not in html
     assert_by_contact(referral_searches(app, statements))
+
+
+# Gathering a referrer's updates into one email finds the email by its batch key,
+# then the events it carries by email_id: both along partial indexes, which leave
+# out the rows without one (every email but these updates, every event but those
+# told), so a referrer's submission writes no entry in either.
+PARTIAL_LOOKUPS = {
+    "outbound_email.batch_key = ": ("outbound_email", "ix_outbound_email_batch_state"),
+    "referral_event.email_id = ": ("referral_event", "ix_referral_event_email_id"),
+}
+
+
+def test_a_referrers_update_finds_its_email_and_events_along_the_partial_indexes(
+    app, signed_in, user
+):
+    ann = make_contact(user, name="Ann Referrer", update_preference=UpdatePreference.EVERY_STEP)
+    pat, quinn = make_referral(ann, name="Pat Prospect"), make_referral(ann, name="Quinn Second")
+
+    def post(url, data):
+        token = csrf_from(signed_in.get("/referrals/"))
+        response = signed_in.post(url, data={"csrf_token": token, **data})
+        assert response.status_code == 303, response.get_data(as_text=True)
+
+    with recorded(app) as statements:
+        for referral, status in ((pat, "contacted"), (quinn, "meeting_set")):
+            post(f"/referrals/{referral.id}/status", {"status": status})
+            step = db.session.scalar(
+                sa.select(ReferralEvent.id).where(
+                    ReferralEvent.referral_id == referral.id, ReferralEvent.kind == EventKind.STATUS
+                )
+            )
+            post(f"/referrals/{referral.id}/events/{step}/tell", {"message": "News"})
+    # Both news went out in one email: the second found the first's by its key.
+    email = db.session.scalars(sa.select(OutboundEmail)).one()
+    assert "2 people" in email.subject
+
+    with app.app_context():
+        connection = db.engine.raw_connection()
+        try:
+            for lookup, (table, index) in PARTIAL_LOOKUPS.items():
+                # PRAGMA index_list: (seq, name, unique, origin, partial)
+                listed = connection.execute(f"PRAGMA index_list({table})")
+                partial = {row[1]: row[4] for row in listed}
+                assert partial[index] == 1, f"{index} holds every row of {table}"
+                plans = [
+                    " / ".join(
+                        row[3]
+                        for row in connection.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)
+                    )
+                    for statement, parameters in statements
+                    if lookup in statement
+                ]
+                assert plans, f"no statement looked up {lookup!r}"
+                for plan in plans:
+                    assert f"USING INDEX {index} (" in plan, plan
+        finally:
+            connection.close()

@@ -82,24 +82,34 @@ def capped_count(query, cap: int | None = None):
     return counted.scalar_subquery()
 
 
-def paginate(query, count_query=None, count_cap: int | None = None) -> Page:
+def paginate(query, count_cap: int | None = None, *, ids=None) -> Page:
     """One page of a list query: ``?page=N`` and the PER_PAGE setting, never a 404.
 
     Two queries whatever the size of the list: the page's rows (one more than a
     page, to know whether there is a next one), and a count that stops after
-    ``count_cap`` (COUNT_CAP by default). ``count_query`` may count the same rows
-    more cheaply (without the joins that only load what the rows show).
+    ``count_cap`` (COUNT_CAP by default).
+
+    With ``ids``, a select of the list's ids in its order (its conditions, and no
+    join but those they need), ``query`` only loads rows: their joins and the same
+    order, no conditions of its own. The page's ids are found first, along an
+    index alone, then only those rows are loaded, and the count reads ``ids``
+    too. OFFSET through the whole query would run its joins for every row it
+    skips (page 40 of a long pipeline: 2.6 ms against 0.08 ms in SQLite; page
+    2,000: 126 ms against 1.9 ms). The loading query has no conditions so that
+    no database can prefer walking the list's own index in order over looking
+    up the page's few rows.
     """
     count_cap = COUNT_CAP if count_cap is None else count_cap
     page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
     per_page = current_app.config["PER_PAGE"]
-    rows = (
-        db.session.execute(query.limit(per_page + 1).offset((page - 1) * per_page))
-        .unique()
-        .scalars()
-        .all()
-    )
-    counted = count_query if count_query is not None else query
+    offset = (page - 1) * per_page
+    if ids is None:
+        listed = query.limit(per_page + 1).offset(offset)
+    else:
+        on_page = ids.limit(per_page + 1).offset(offset)
+        listed = query.where(ids.selected_columns[0].in_(on_page))
+    rows = db.session.execute(listed).unique().scalars().all()
+    counted = query if ids is None else ids
     total = db.session.scalar(sa.select(capped_count(counted, count_cap)))
     return Page(
         items=rows[:per_page],

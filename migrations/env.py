@@ -8,9 +8,10 @@ from flask import current_app
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# Logging as alembic.ini says, leaving alone the loggers that exist already: a
+# migration run inside a process (the tests, the benchmark) would otherwise
+# silence the app's own, and a later test reading its log would find nothing.
+fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 

@@ -191,3 +191,40 @@ def test_a_referrers_update_finds_its_email_and_events_along_the_partial_indexes
                     assert f"USING INDEX {index} (" in plan, plan
         finally:
             connection.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        ("", "ix_referral_user_created"),
+        ("status=contacted", "ix_referral_user_status_created"),
+        ("sort=quiet", "ix_referral_user_last_step"),
+    ],
+)
+def test_a_later_page_of_the_pipeline_skips_rows_along_an_index_alone(
+    app, signed_in, user, query, index
+):
+    """The rows before the page are passed over in an index (the page's ids), never
+    read from the table with their referrer joined; only the page's rows are."""
+    app.config["PER_PAGE"] = 2
+    contact = make_contact(user, name="Maya Okafor")
+    for n in range(5):
+        make_referral(contact, name=f"Person {n}", status="contacted")
+    with recorded(app) as statements:
+        page = signed_in.get(f"/referrals/?{query}&page=2")
+        assert page.status_code == 200
+        assert page.get_data(as_text=True).count('<h2><a href="/referrals/') == 2
+    listed = [(s, p) for s, p in statements if "JOIN contact" in s and "LIMIT" in s]
+    assert len(listed) == 1, statements
+    with app.app_context():
+        connection = db.engine.raw_connection()
+        try:
+            statement, parameters = listed[0]
+            plan = [
+                row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            ]
+        finally:
+            connection.close()
+    assert f"SEARCH referral USING COVERING INDEX {index} (user_id=?" in " / ".join(plan), plan
+    assert "SEARCH referral USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
+    assert not any(line.startswith("SCAN referral") for line in plan), plan

@@ -244,6 +244,38 @@ def test_pages_keep_the_filters(app, signed_in, user, ann):
     assert signed_in.get("/referrals/?page=99").status_code == 200
 
 
+@pytest.mark.parametrize("sort", ["newest", "oldest", "quiet", "name"])
+@pytest.mark.parametrize(
+    "filters", ["", "status=new", "kind=colleague", "age=30", "view=attention"]
+)
+def test_every_page_holds_its_slice_of_the_whole_list(app, signed_in, user, sort, filters):
+    """Pages past the first find their rows' ids first, then load those rows: page
+    after page, they hold exactly the whole list, in its order, ties included."""
+    now = utcnow()
+    client = make_contact(user, name="Ann Client", kind=ContactKind.CLIENT)
+    colleague = make_contact(user, name="Cole League", kind=ContactKind.COLLEAGUE)
+    statuses = [ReferralStatus.NEW, ReferralStatus.CONTACTED, ReferralStatus.WON]
+    for n in range(13):
+        make_referral(
+            client if n % 3 else colleague,
+            name=f"{'ab'[n % 2]}{'Person' if n % 4 else 'person'} {n % 5}",
+            status=statuses[n % 3],
+            # Ties on every sort key, broken by id.
+            created_at=now - timedelta(days=10 * (n % 6)),
+            last_step_at=now - timedelta(days=n % 4),
+            thanked_at=now if n % 2 else None,
+        )
+    base = f"/referrals/?sort={sort}&{filters}"
+    app.config["PER_PAGE"] = 100
+    whole = names_in(text(signed_in.get(base)))
+    assert whole
+    app.config["PER_PAGE"] = 3
+    paged = []
+    for page in range(1, 7):
+        paged += names_in(text(signed_in.get(f"{base}&page={page}")))
+    assert paged == whole
+
+
 def test_nothing_matching_says_so_and_offers_to_clear(signed_in, pat):
     page = text(signed_in.get("/referrals/?status=won"))
     assert "Nothing matches these filters" in page

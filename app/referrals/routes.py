@@ -133,8 +133,10 @@ def _read_filters(referrer: tuple[int, str] | None) -> dict:
 
 
 def _list_query(filters: dict, now):
-    """The list's rows with their referrer, and the same rows to count (no join unless
-    a filter is on the referrer's kind: counting is then an index range)."""
+    """What ``paginate`` takes: referrals loaded with their referrer, in the list's
+    order, and the list's ids in that order (no join unless a filter is on the
+    referrer's kind: counting them, or skipping them to reach a later page, is
+    then an index range)."""
     owner = Referral.user_id == current_user.id
     if "referrer" in filters:
         # One referrer's referrals are few: they are read along the contact's index
@@ -161,13 +163,12 @@ def _list_query(filters: dict, now):
         sa.select(Referral)
         .join(Referral.contact)
         .options(contains_eager(Referral.contact))
-        .where(*conditions)
         .order_by(*order)
     )
-    count = sa.select(Referral.id).where(*conditions)
+    ids = sa.select(Referral.id).where(*conditions).order_by(*order)
     if "kind" in filters:
-        count = count.join(Referral.contact)
-    return rows, count
+        ids = ids.join(Referral.contact)
+    return rows, ids
 
 
 @bp.route("/")
@@ -179,9 +180,8 @@ def index():
     chosen = _chosen_referrer()
     filters = _read_filters(chosen)
     attention = filters.get("view") == "attention"
-    pagination = paginate(
-        *_list_query(filters, now), count_cap=ATTENTION_COUNT_CAP if attention else None
-    )
+    rows, ids = _list_query(filters, now)
+    pagination = paginate(rows, ATTENTION_COUNT_CAP if attention else None, ids=ids)
     return render_page_or_fragment(
         "referrals/index.html",
         "referrals/_results.html",

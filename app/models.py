@@ -567,8 +567,10 @@ class Referral(db.Model):
         sa.UniqueConstraint("submission_key", "position"),
         # The pipeline list's filters and sorts, each read in order a page at a time
         # (see referrals.routes.SORTS), and the home page's longest-waiting first.
-        sa.Index("ix_referral_user_status_created", "user_id", "status", "created_at"),
-        sa.Index("ix_referral_user_created", "user_id", "created_at"),
+        # Each ends with the id, the sorts' tiebreak: PostgreSQL then finds a page's
+        # ids in the index alone (SQLite keeps the rowid in every index anyway).
+        sa.Index("ix_referral_user_status_created", "user_id", "status", "created_at", "id"),
+        sa.Index("ix_referral_user_created", "user_id", "created_at", "id"),
         sa.Index("ix_referral_user_last_step", "user_id", "last_step_at", "id"),
         sa.Index("ix_referral_user_lower_name", "user_id", sa.text("lower(name)"), "id"),
         # One contact's referrals, newest first (their page, the referrer's form).

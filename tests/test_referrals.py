@@ -250,8 +250,12 @@ def test_pages_keep_the_filters(app, signed_in, user, ann):
 )
 def test_every_page_holds_its_slice_of_the_whole_list(app, signed_in, user, sort, filters):
     """Pages past the first find their rows' ids first, then load those rows: page
-    after page, they hold exactly the whole list, in its order, ties included."""
+    after page, they hold exactly the whole list, in its order, ties included, and
+    nothing of another professional's."""
     now = utcnow()
+    someone_else = make_contact(make_user("other@example.com"), name="Not Theirs")
+    for n in range(4):
+        make_referral(someone_else, name=f"Theirs {n}", created_at=now)
     client = make_contact(user, name="Ann Client", kind=ContactKind.CLIENT)
     colleague = make_contact(user, name="Cole League", kind=ContactKind.COLLEAGUE)
     statuses = [ReferralStatus.NEW, ReferralStatus.CONTACTED, ReferralStatus.WON]
@@ -274,6 +278,7 @@ def test_every_page_holds_its_slice_of_the_whole_list(app, signed_in, user, sort
     for page in range(1, 7):
         paged += names_in(text(signed_in.get(f"{base}&page={page}")))
     assert paged == whole
+    assert not [name for name in whole if name.startswith("Theirs")]
 
 
 def test_nothing_matching_says_so_and_offers_to_clear(signed_in, pat):

@@ -159,6 +159,8 @@ def _list_query(filters: dict, now):
     elif age:
         conditions.append(Referral.created_at >= now - timedelta(days=int(age)))
     _, order = SORTS[filters.get("sort", "newest")]
+    # Only ever loaded by the ids below (paginate): those carry the owner check and
+    # every filter, so the rows themselves carry none.
     rows = (
         sa.select(Referral)
         .join(Referral.contact)

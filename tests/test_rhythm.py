@@ -541,3 +541,49 @@ def test_the_default_label_follows_the_professional(signed_in, user):
     db.session.commit()
     page = signed_in.get("/contacts/new").get_data(as_text=True)
     assert "every 28 days" not in page and "Your default (every 91 days)" in page
+
+
+def test_planning_reads_the_contacts_own_touchpoints_whatever_the_statistics(ctx, user, contact):
+    """PostgreSQL plans with statistics: taken when nearly every touchpoint was sent,
+    they make "planned" look rarer than one contact's rows. The check for a planned
+    touchpoint must still go by the contact, never through every professional's
+    planned touchpoints along the send-due index (state first)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's planner and its statistics (SQLite keeps none here)")
+    others = db.session.scalars(
+        sa.insert(Contact).returning(Contact.id),
+        [{"user_id": user.id, "name": f"Client {n}"} for n in range(3000)],
+    ).all()
+    db.session.execute(
+        sa.insert(Touchpoint),
+        [
+            {"user_id": user.id, "contact_id": other, "due_on": days_ago(30), "message": "Hi",
+             "state": TouchpointState.SENT}
+            for other in others
+        ],
+    )  # fmt: skip
+    make_touchpoint(make_contact(user), state=TouchpointState.PLANNED)
+    answered = sent_touchpoint(contact)
+    db.session.execute(sa.text("ANALYZE touchpoint"))
+    db.session.commit()
+
+    recorded: list[tuple[str, object]] = []
+
+    def record(_conn, _cursor, statement, parameters, *_args):
+        if statement.lstrip().upper().startswith("INSERT INTO TOUCHPOINT"):
+            recorded.append((statement, parameters))
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert plan_after_answer(answered) is not None
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    db.session.rollback()
+    [(statement, parameters)] = recorded
+    plan = "\n".join(
+        row[0]
+        for row in db.session.connection().exec_driver_sql(f"EXPLAIN {statement}", parameters)
+    )
+    db.session.rollback()
+    assert "ix_touchpoint_send_due" not in plan, plan
+    assert "ix_touchpoint_contact_due" in plan or "pk_touchpoint" in plan, plan

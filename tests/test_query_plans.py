@@ -55,20 +55,28 @@ def recorded(app):
         event.remove(engine, "before_cursor_execute", record)
 
 
-def referral_searches(app, statements) -> list[str]:
-    """How SQLite reads referral in each statement that asks for one contact's."""
-    lines = []
+def query_plan(app, statement: str, parameters=()) -> list[str]:
+    """SQLite's plan for a recorded statement, with the parameters it ran with: a
+    line per step, as EXPLAIN QUERY PLAN words it."""
     with app.app_context():
         connection = db.engine.raw_connection()
         try:
-            for statement, parameters in statements:
-                if not ONE_CONTACT.search(statement):
-                    continue
-                plan = connection.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)
-                lines += [row[3] for row in plan if re.search(r"\breferral\b", row[3])]
+            return [
+                row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            ]
         finally:
             connection.close()
-    return lines
+
+
+def referral_searches(app, statements) -> list[str]:
+    """How SQLite reads referral in each statement that asks for one contact's."""
+    return [
+        line
+        for statement, parameters in statements
+        if ONE_CONTACT.search(statement)
+        for line in query_plan(app, statement, parameters)
+        if re.search(r"\breferral\b", line)
+    ]
 
 
 def assert_by_contact(lines: list[str]) -> None:
@@ -170,27 +178,19 @@ def test_a_referrers_update_finds_its_email_and_events_along_the_partial_indexes
     email = db.session.scalars(sa.select(OutboundEmail)).one()
     assert "2 people" in email.subject
 
-    with app.app_context():
-        connection = db.engine.raw_connection()
-        try:
-            for lookup, (table, index) in PARTIAL_LOOKUPS.items():
-                # PRAGMA index_list: (seq, name, unique, origin, partial)
-                listed = connection.execute(f"PRAGMA index_list({table})")
-                partial = {row[1]: row[4] for row in listed}
-                assert partial[index] == 1, f"{index} holds every row of {table}"
-                plans = [
-                    " / ".join(
-                        row[3]
-                        for row in connection.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)
-                    )
-                    for statement, parameters in statements
-                    if lookup in statement
-                ]
-                assert plans, f"no statement looked up {lookup!r}"
-                for plan in plans:
-                    assert f"USING INDEX {index} (" in plan, plan
-        finally:
-            connection.close()
+    for lookup, (table, index) in PARTIAL_LOOKUPS.items():
+        # PRAGMA index_list: (seq, name, unique, origin, partial)
+        listed = db.session.execute(sa.text(f"PRAGMA index_list({table})"))
+        partial = {row[1]: row[4] for row in listed}
+        assert partial[index] == 1, f"{index} holds every row of {table}"
+        plans = [
+            " / ".join(query_plan(app, statement, parameters))
+            for statement, parameters in statements
+            if lookup in statement
+        ]
+        assert plans, f"no statement looked up {lookup!r}"
+        for plan in plans:
+            assert f"USING INDEX {index} (" in plan, plan
 
 
 @pytest.mark.parametrize(
@@ -216,15 +216,7 @@ def test_a_later_page_of_the_pipeline_skips_rows_along_an_index_alone(
         assert page.get_data(as_text=True).count('<h2><a href="/referrals/') == 2
     listed = [(s, p) for s, p in statements if "JOIN contact" in s and "LIMIT" in s]
     assert len(listed) == 1, statements
-    with app.app_context():
-        connection = db.engine.raw_connection()
-        try:
-            statement, parameters = listed[0]
-            plan = [
-                row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)
-            ]
-        finally:
-            connection.close()
+    plan = query_plan(app, *listed[0])
     assert f"SEARCH referral USING COVERING INDEX {index} (user_id=?" in " / ".join(plan), plan
     assert "SEARCH referral USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
     assert not any(line.startswith("SCAN referral") for line in plan), plan
